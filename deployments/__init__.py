@@ -1,0 +1,1 @@
+"""Deployments: schedules and event triggers that run the flows on a Prefect server."""

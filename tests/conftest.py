@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture
+def fixtures() -> Path:
+    return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def tokenizer():
+    from transformers import AutoTokenizer
+
+    from zeroxqa.model import resolve_model_path
+
+    return AutoTokenizer.from_pretrained(resolve_model_path("minilm"))
+
+
+@pytest.fixture
+def tiny_reader(tokenizer):
+    """A tiny random BERT QA model with the real (fast) MiniLM tokenizer: fast enough for unit tests."""
+    import torch
+    from transformers import BertConfig, BertForQuestionAnswering
+
+    from zeroxqa.model import Reader
+
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=512)
+    return Reader(BertForQuestionAnswering(config), tokenizer, {"base_model": "tiny-random"})
+
+
+@pytest.fixture(scope="session")
+def sample_rows(tmp_path_factory):
+    from zeroxqa.dataset import load_rows
+    from zeroxqa.readers import SourceSpec
+    from zeroxqa.sample import POLICY_SITES, SQUAD_THEMES
+    from zeroxqa.shard import shard
+
+    out = tmp_path_factory.mktemp("sample_shards")
+    shard([SourceSpec(SQUAD_THEMES), SourceSpec(POLICY_SITES)], out)
+    return load_rows([out])

@@ -1,0 +1,72 @@
+"""Sharding: manifest counts, splits by context, determinism, atomic and clean outputs."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow.parquet as pq
+from typer.testing import CliRunner
+
+from zeroxqa.cli import app
+from zeroxqa.config import ShardConfig
+from zeroxqa.readers import SourceSpec
+from zeroxqa.sample import sample_files
+from zeroxqa.shard import shard
+from zeroxqa.splits import assign_splits
+
+
+def test_sample_shards_reconcile_and_manifest_counts(tmp_path):
+    result = shard([SourceSpec(p) for p in sample_files()], tmp_path)
+    manifest = {r["domain"]: r for r in result.manifest.to_pylist()}
+    assert set(manifest) == {"Normans", "Steam_engine", "Immune_system", "Warsaw", "Harvard_University", "Force",
+                             "ted.com", "walmart.com", "yahoo.com"}
+    assert manifest["yahoo.com"]["kind"] == "paragraphs"
+    for m in manifest.values():
+        rows = pq.read_table(tmp_path / m["file"]).to_pylist()
+        assert m["rows"] == len(rows) == m["train"] + m["dev"]
+        assert m["contexts"] == len({r["context_id"] for r in rows})
+        if m["kind"] == "qa":
+            assert m["answerable"] == sum(not r["is_impossible"] for r in rows)
+            assert m["unanswerable"] == sum(r["is_impossible"] for r in rows)
+    recon = result.reconciliation.to_pylist()
+    assert sum(r["read"] for r in recon) == sum(m["rows"] for m in manifest.values()) + result.quarantined
+    assert json.loads((tmp_path / "manifest.json").read_text())["shards"][0]["sha256"]
+
+
+def test_splits_are_by_context_and_deterministic(tmp_path):
+    a = shard([SourceSpec(p) for p in sample_files()], tmp_path / "a")
+    b = shard([SourceSpec(p) for p in reversed(sample_files())], tmp_path / "b")
+    assert a.manifest.column("sha256").to_pylist() == b.manifest.column("sha256").to_pylist()
+    for f in a.manifest.column("file").to_pylist():
+        rows = pq.read_table(tmp_path / "a" / f).to_pylist()
+        sides: dict[str, set] = {}
+        for r in rows:
+            sides.setdefault(r["context_id"], set()).add(r["split"])
+        assert all(len(s) == 1 for s in sides.values()), "a context straddles train and dev"
+        assert {"train", "dev"} <= {r["split"] for r in rows}
+    c = shard([SourceSpec(p) for p in sample_files()], tmp_path / "c", ShardConfig(seed=14))
+    assert c.manifest.column("sha256").to_pylist() != a.manifest.column("sha256").to_pylist()
+
+
+def test_assign_splits_edge_cases():
+    assert assign_splits(["x"], domain="d", dev_fraction=0.5, seed=1) == {"x": "train"}
+    sides = assign_splits([f"c{i}" for i in range(10)], domain="d", dev_fraction=0.2, seed=1)
+    assert list(sides.values()).count("dev") == 2
+    assert assign_splits([f"c{i}" for i in range(10)], domain="d", dev_fraction=0.2, seed=1) == sides
+
+
+def test_stale_shards_are_removed_and_no_temp_files_left(tmp_path):
+    shard([SourceSpec(p) for p in sample_files()], tmp_path)
+    shard([SourceSpec(sample_files()[1])], tmp_path)
+    assert sorted(p.name for p in (tmp_path / "qa").iterdir()) == ["ted.com.parquet", "walmart.com.parquet"]
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_cli_shard_prints_reconciliation_and_fails_clearly(tmp_path):
+    runner = CliRunner()
+    ok = runner.invoke(app, ["shard", *map(str, sample_files()), "--out", str(tmp_path / "o")])
+    assert ok.exit_code == 0, ok.output
+    assert "read 611 = kept 611 + quarantined 0" in ok.output
+    (tmp_path / "empty.csv").write_text("")
+    bad = runner.invoke(app, ["shard", str(tmp_path / "empty.csv"), "--out", str(tmp_path / "o2")])
+    assert bad.exit_code == 2 and "empty.csv: file is empty" in bad.output

@@ -1,0 +1,63 @@
+"""MRQA JSONL: a header line, then one context per line with `qas[].detected_answers[].char_spans`
+(inclusive `[start, end]`). The spans are authoritative: answer texts are read from the context.
+The header's `dataset` becomes the domain unless the source names one."""
+
+from __future__ import annotations
+
+import json
+from typing import Iterator
+
+from zeroxqa.errors import InputError
+from zeroxqa.readers.text import load_text, row_problem
+
+
+def read(spec) -> Iterator[dict]:
+    lines = load_text(spec.path).splitlines()
+    try:
+        header = json.loads(lines[0]).get("header", {})
+    except (json.JSONDecodeError, AttributeError):
+        raise InputError(spec.path, "first line is not an MRQA header object", row=1) from None
+    domain = spec.domain or str(header.get("dataset") or spec.path.stem)
+    file = str(spec.path)
+    row_no = 0
+    for line_no, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+            context, qas = obj["context"], obj["qas"]
+        except (json.JSONDecodeError, KeyError, TypeError) as e:
+            row_no += 1
+            row = _row(domain, "", {}, file, row_no)
+            yield row_problem(row, f"line {line_no} is not an MRQA context object ({e})", line[:2000])
+            continue
+        for qa in qas:
+            row_no += 1
+            row = _row(domain, context, qa, file, row_no)
+            raw = {"line": line_no, "qa": qa}
+            try:
+                for det in qa.get("detected_answers") or []:
+                    for start, end in det["char_spans"]:
+                        start, end = int(start), int(end)
+                        text = context[start : end + 1] if 0 <= start <= end < len(context) else det.get("text", "")
+                        row["answers"].append({"text": text, "start": start})
+            except (KeyError, TypeError, ValueError):
+                yield row_problem(row, "malformed detected_answers / char_spans", raw)
+                continue
+            row["is_impossible"] = not row["answers"]
+            row["raw"] = raw
+            yield row
+
+
+def _row(domain: str, context: str, qa: dict, file: str, row_no: int) -> dict:
+    qid = qa.get("qid", qa.get("id"))
+    return {
+        "id": str(qid) if qid is not None else f"{file}-{row_no}",
+        "domain": domain,
+        "context": context,
+        "question": (qa.get("question") or "").strip(),
+        "answers": [],
+        "is_impossible": False,
+        "source": {"file": file, "row": row_no},
+        "split": None,
+    }

@@ -1,0 +1,174 @@
+"""Inputs -> validated per-domain Parquet shards, a manifest, a quarantine file and the reconciliation.
+
+Layout of the output folder:
+    qa/<domain>.parquet           canonical QA rows (QA_SCHEMA), split by context
+    paragraphs/<domain>.parquet   unlabeled paragraphs (PARAGRAPH_SCHEMA)
+    manifest.parquet / .json      one row a shard: counts and content hash
+    quarantine.parquet            rejected rows with their reason and raw content
+    repairs.parquet               kept rows whose answer offset was repaired
+    reconciliation.parquet        per file and domain: read = kept + quarantined
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+from zeroxqa.atomic import write_json, write_parquet
+from zeroxqa.config import ShardConfig
+from zeroxqa.naming import safe_names
+from zeroxqa.readers import SourceSpec, detect_format, kind_of, read_rows
+from zeroxqa.schema import (
+    QA_SCHEMA,
+    context_id,
+    paragraph_table,
+    qa_table,
+    quarantine_table,
+)
+from zeroxqa.splits import assign_splits
+from zeroxqa.validate import RowValidator
+
+UNKNOWN_DOMAIN = "(unknown)"
+RECON_KEYS = ("read", "kept", "repaired", "quarantined")
+
+
+@dataclass
+class ShardResult:
+    out: Path
+    manifest: pa.Table
+    reconciliation: pa.Table
+    quarantined: int
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.out / "manifest.parquet"
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _raw_json(raw: object) -> str:
+    return json.dumps(raw, ensure_ascii=False, default=str)
+
+
+def collect(specs: list[SourceSpec]) -> tuple[dict, dict, list, list, dict]:
+    """Read and validate every input. Returns kept QA and paragraph rows by domain, quarantined rows,
+    repairs, and counts by (file, domain)."""
+    validator = RowValidator()
+    qa: dict[str, list[dict]] = defaultdict(list)
+    paragraphs: dict[str, list[dict]] = defaultdict(list)
+    quarantine: list[dict] = []
+    repairs: list[dict] = []
+    counts: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    for spec in specs:
+        fmt = detect_format(spec.path)
+        kind = kind_of(fmt)
+        for row in read_rows(spec, fmt):
+            domain = str(row.get("domain") or "").strip() or UNKNOWN_DOMAIN
+            key = (str(spec.path), domain)
+            counts[key]["read"] += 1
+            verdict = validator.check_qa(row) if kind == "qa" else validator.check_paragraph(row)
+            raw = row.pop("raw", None)
+            row.pop("problem", None)
+            if not verdict.kept:
+                counts[key]["quarantined"] += 1
+                quarantine.append(
+                    {"source": row["source"], "domain": domain, "id": row.get("id"), "reason": verdict.reason, "raw": _raw_json(raw)}
+                )
+                continue
+            counts[key]["kept"] += 1
+            if verdict.repairs:
+                counts[key]["repaired"] += 1
+                repairs.append({"source": row["source"], "domain": domain, "id": row["id"], "repair": "; ".join(verdict.repairs)})
+            row["domain"] = domain
+            row["context_id"] = context_id(domain, row["context"])
+            (qa if kind == "qa" else paragraphs)[domain].append(row)
+    return qa, paragraphs, quarantine, repairs, counts
+
+
+def _split(rows: list[dict], domain: str, cfg: ShardConfig) -> None:
+    """Give every row without a split one, by its context."""
+    unsplit = [r["context_id"] for r in rows if r.get("split") is None]
+    sides = assign_splits(unsplit, domain=domain, dev_fraction=cfg.dev_fraction, seed=cfg.seed)
+    for r in rows:
+        if r.get("split") is None:
+            r["split"] = sides[r["context_id"]]
+
+
+def _manifest_row(kind: str, domain: str, path: Path, rows: list[dict]) -> dict:
+    impossible = sum(1 for r in rows if r.get("is_impossible"))
+    return {
+        "kind": kind,
+        "domain": domain,
+        "file": str(path.relative_to(path.parent.parent)),
+        "rows": len(rows),
+        "answerable": len(rows) - impossible if kind == "qa" else 0,
+        "unanswerable": impossible,
+        "contexts": len({r["context_id"] for r in rows}),
+        "train": sum(1 for r in rows if r["split"] == "train"),
+        "dev": sum(1 for r in rows if r["split"] == "dev"),
+        "sha256": file_sha256(path),
+    }
+
+
+def reconciliation_table(counts: dict) -> pa.Table:
+    rows = [{"file": f, "domain": d, **{k: c[k] for k in RECON_KEYS}} for (f, d), c in sorted(counts.items())]
+    for r in rows:
+        assert r["read"] == r["kept"] + r["quarantined"], f"counts do not reconcile: {r}"
+    schema = pa.schema([("file", pa.string()), ("domain", pa.string())] + [(k, pa.int64()) for k in RECON_KEYS])
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+def shard(specs: list[SourceSpec], out: str | Path, cfg: ShardConfig | None = None) -> ShardResult:
+    """Read, validate, split and write. Raises `InputError` on a file-level problem before writing anything."""
+    cfg = cfg or ShardConfig()
+    out = Path(out)
+    qa, paragraphs, quarantine, repairs, counts = collect(specs)
+    names = safe_names(list(qa) + list(paragraphs))
+    manifest: list[dict] = []
+    written: set[Path] = set()
+    for kind, groups, to_table in (("qa", qa, qa_table), ("paragraphs", paragraphs, paragraph_table)):
+        for domain in sorted(groups):
+            rows = groups[domain]
+            _split(rows, domain, cfg)
+            path = write_parquet(to_table(rows), out / kind / f"{names[domain]}.parquet")
+            written.add(path)
+            manifest.append(_manifest_row(kind, domain, path, rows))
+    for kind in ("qa", "paragraphs"):  # shards of an earlier run that this run did not write are stale
+        for stale in (out / kind).glob("*.parquet") if (out / kind).exists() else []:
+            if stale not in written:
+                stale.unlink()
+    manifest_table = pa.Table.from_pylist(manifest, schema=MANIFEST_SCHEMA)
+    recon = reconciliation_table(counts)
+    write_parquet(quarantine_table(quarantine), out / "quarantine.parquet")
+    write_parquet(pa.Table.from_pylist(repairs, schema=REPAIRS_SCHEMA), out / "repairs.parquet")
+    write_parquet(recon, out / "reconciliation.parquet")
+    write_parquet(manifest_table, out / "manifest.parquet")
+    write_json({"config": cfg.model_dump(), "shards": manifest}, out / "manifest.json")
+    return ShardResult(out=out, manifest=manifest_table, reconciliation=recon, quarantined=len(quarantine))
+
+
+MANIFEST_SCHEMA = pa.schema(
+    [("kind", pa.string()), ("domain", pa.string()), ("file", pa.string())]
+    + [(k, pa.int64()) for k in ("rows", "answerable", "unanswerable", "contexts", "train", "dev")]
+    + [("sha256", pa.string())]
+)
+REPAIRS_SCHEMA = pa.schema(
+    [("source", QA_SCHEMA.field("source").type), ("domain", pa.string()), ("id", pa.string()), ("repair", pa.string())]
+)
+
+
+def load_manifest(shard_dir: str | Path) -> pa.Table:
+    import pyarrow.parquet as pq
+
+    return pq.read_table(Path(shard_dir) / "manifest.parquet")
