@@ -1,0 +1,50 @@
+"""The official SQuAD semantics, checked on hand-computed cases."""
+
+from __future__ import annotations
+
+import pytest
+
+from zeroxqa.metrics import best_f1_threshold, exact, f1, gold_texts, normalize_answer, score, squad_metrics
+
+
+def test_normalize_answer():
+    assert normalize_answer("The  Cat, sat!") == "cat sat"
+    assert normalize_answer("an Apple a day") == "apple day"
+
+
+def test_exact_and_f1_hand_cases():
+    assert exact("The Cat", "cat") == 1
+    assert f1("the cat sat", "cat sat on the mat") == pytest.approx(2 * 0.5 * 1.0 / 1.5)  # p=2/4, r=2/2
+    assert f1("Denver Broncos", "Carolina Panthers") == 0.0
+    assert f1("", "") == 1.0 and f1("", "something") == 0.0 and f1("something", "") == 0.0
+    assert exact("", "") == 1 and exact("", "x") == 0
+
+
+def test_max_over_golds_and_no_answer_golds():
+    assert score(["Denver Broncos", "Broncos"], "the broncos") == (1, 1.0)
+    assert gold_texts([]) == [""]
+    assert gold_texts([{"text": "the", "start": 0}]) == [""]  # normalises to nothing: counts as no answer
+
+
+def test_squad_metrics_breakdown():
+    golds = [["Paris"], ["blue whale", "whale"], [""], [""]]
+    preds = ["paris", "a whale", "", "London"]
+    m = squad_metrics(golds, preds)
+    assert m["n"] == 4 and m["HasAns_n"] == 2 and m["NoAns_n"] == 2
+    assert m["HasAns_exact"] == 100.0 and m["HasAns_f1"] == 100.0
+    assert m["NoAns_exact"] == 50.0
+    assert m["exact"] == 75.0 and m["f1"] == 75.0
+
+
+def test_best_f1_threshold():
+    golds = [["a b"], ["c"], [""], [""]]
+    spans = ["a b", "x", "y", "z"]
+    # na_score: the higher, the surer the model is of "no answer"
+    na = [-3.0, 0.5, 1.0, -1.0]
+    best, thresh = best_f1_threshold(golds, spans, na)
+    # answering only the first question (threshold -3) gives 1 + 2 no-answers right = 3/4
+    assert best == pytest.approx(75.0) and thresh == -3.0
+    preds = ["" if s > thresh else p for p, s in zip(spans, na)]
+    assert squad_metrics(golds, preds)["f1"] == pytest.approx(best)
+    all_null, t = best_f1_threshold([[""], [""]], ["x", "y"], [0.0, 1.0])
+    assert all_null == 100.0 and t < 0.0

@@ -1,0 +1,83 @@
+"""Training loop and model persistence, on a tiny random BERT."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow.parquet as pq
+import torch
+from typer.testing import CliRunner
+
+from zeroxqa.cli import app
+from zeroxqa.config import ReaderConfig, TrainConfig
+from zeroxqa.evaluate import ALL, evaluate
+from zeroxqa.model import CARD_FILE, load_reader, save_reader
+
+SMALL = ReaderConfig(max_length=64, doc_stride=16, max_question_length=32)
+ROWS = [
+    {"id": "a", "domain": "d", "context": "Alice was born in Paris in 1990.", "question": "Where was Alice born?",
+     "answers": [{"text": "Paris", "start": 18}], "is_impossible": False},
+    {"id": "b", "domain": "d", "context": "The river Thames flows through London.", "question": "Which river flows through London?",
+     "answers": [{"text": "Thames", "start": 10}], "is_impossible": False},
+    {"id": "c", "domain": "d", "context": "Bob sells red apples at the market.", "question": "What colour are the apples?",
+     "answers": [{"text": "red", "start": 10}], "is_impossible": False},
+    {"id": "e", "domain": "e", "context": "The meeting starts at noon on Friday.", "question": "Who chairs the meeting?",
+     "answers": [], "is_impossible": True},
+]
+
+
+def test_tiny_model_overfits_to_f1_100(tiny_reader, tmp_path):
+    from zeroxqa.train import train_reader
+
+    cfg = TrainConfig(epochs=40, batch_size=4, learning_rate=3e-3, warmup_ratio=0.0, seed=0)
+    result = train_reader(tiny_reader, ROWS, ROWS, tmp_path / "m", SMALL, cfg)
+    assert result.best_metrics["f1"] == 100.0, result.history[-1]
+    saved = load_reader(tmp_path / "m")
+    ev = evaluate(saved, ROWS, SMALL)
+    overall = next(m for m in ev.per_domain() if m["domain"] == ALL)
+    assert overall["f1"] == 100.0 and overall["HasAns_n"] == 3 and overall["NoAns_f1"] == 100.0
+    card = json.loads((tmp_path / "m" / CARD_FILE).read_text())
+    assert card["null_threshold"] == saved.null_threshold and card["threshold_calibrated"]
+    assert card["reader_config"]["max_length"] == 64 and card["dev_metrics"]["f1"] == 100.0
+
+
+def test_same_seed_same_weights(tiny_reader, tmp_path):
+    from zeroxqa.train import train_reader
+
+    cfg = TrainConfig(epochs=1, batch_size=2, seed=5)
+    train_reader(tiny_reader, ROWS, [], tmp_path / "a", SMALL, cfg)
+    a = load_reader(tmp_path / "a").model.state_dict()
+    train_reader(load_reader(tmp_path / "a"), ROWS, [], tmp_path / "b", SMALL, cfg)
+    b_model = load_reader(tmp_path / "b").model.state_dict()
+    assert any(not torch.equal(a[k], b_model[k]) for k in a), "training from a saved reader changes it"
+
+
+def test_save_is_safetensors_and_round_trips(tiny_reader, tmp_path):
+    tiny_reader.card["null_threshold"] = 1.25
+    save_reader(tiny_reader, tmp_path / "r")
+    save_reader(tiny_reader, tmp_path / "r")  # overwrite in place
+    files = {p.name for p in (tmp_path / "r").iterdir()}
+    assert "model.safetensors" in files and not any(f.endswith((".bin", ".pt", ".pkl")) for f in files)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    loaded = load_reader(tmp_path / "r")
+    assert loaded.null_threshold == 1.25
+    for k, v in tiny_reader.model.state_dict().items():
+        assert torch.equal(v, loaded.model.state_dict()[k])
+
+
+def test_cli_eval_writes_per_domain_parquet(tiny_reader, sample_rows, tmp_path):
+    from zeroxqa.readers import SourceSpec
+    from zeroxqa.sample import SQUAD_THEMES
+    from zeroxqa.shard import shard
+
+    save_reader(tiny_reader, tmp_path / "r")
+    shard([SourceSpec(SQUAD_THEMES)], tmp_path / "s")
+    runner = CliRunner()
+    res = runner.invoke(app, ["eval", str(tmp_path / "s"), "--model", str(tmp_path / "r"), "--domain", "Normans",
+                              "--domain", "Force", "--out", str(tmp_path / "m.parquet")])
+    assert res.exit_code == 0, res.output
+    table = pq.read_table(tmp_path / "m.parquet").to_pylist()
+    assert [r["domain"] for r in table] == ["Force", "Normans", ALL]
+    assert table[-1]["n"] == table[0]["n"] + table[1]["n"] and 0 <= table[-1]["f1"] <= 100
+    res = runner.invoke(app, ["answer", "--model", str(tmp_path / "r"), "--context", "Alice met Bob.", "--question", "Who?"])
+    assert res.exit_code == 0 and "threshold" in res.output

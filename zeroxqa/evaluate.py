@@ -1,0 +1,52 @@
+"""Evaluating a reader on canonical rows: EM / F1 overall and per domain, with the HasAns / NoAns split."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from zeroxqa.config import ReaderConfig
+from zeroxqa.decode import SpanPrediction
+from zeroxqa.metrics import best_f1_threshold, gold_texts, squad_metrics
+from zeroxqa.model import Reader
+from zeroxqa.predict import predict_spans
+
+ALL = "(all)"
+
+
+@dataclass
+class Evaluation:
+    rows: list[dict]
+    spans: list[SpanPrediction]
+    threshold: float
+
+    @property
+    def golds(self) -> list[list[str]]:
+        return [gold_texts(r["answers"]) for r in self.rows]
+
+    def answers(self, threshold: float | None = None) -> list[str]:
+        t = self.threshold if threshold is None else threshold
+        return [s.answer(t) for s in self.spans]
+
+    def calibrate(self) -> tuple[float, float]:
+        """(best F1, threshold) of the SQuAD 2.0 best-F1 search on these rows."""
+        return best_f1_threshold(self.golds, [s.text for s in self.spans], [s.na_score for s in self.spans])
+
+    def per_domain(self, threshold: float | None = None) -> list[dict]:
+        """One metrics dict per domain, then one over all rows (domain = "(all)")."""
+        preds = self.answers(threshold)
+        groups: dict[str, list[int]] = defaultdict(list)
+        for i, r in enumerate(self.rows):
+            groups[r["domain"]].append(i)
+        golds = self.golds
+        out = []
+        for domain in sorted(groups) + [ALL]:
+            idx = groups[domain] if domain != ALL else list(range(len(self.rows)))
+            out.append({"domain": domain, **squad_metrics([golds[i] for i in idx], [preds[i] for i in idx])})
+        return out
+
+
+def evaluate(reader: Reader, rows: list[dict], cfg: ReaderConfig, batch_size: int = 64, threshold: float | None = None,
+             progress: bool = False) -> Evaluation:
+    spans = predict_spans(reader, [r["question"] for r in rows], [r["context"] for r in rows], cfg, batch_size, progress)
+    return Evaluation(rows, spans, reader.null_threshold if threshold is None else threshold)
