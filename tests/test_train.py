@@ -41,15 +41,16 @@ def test_tiny_model_overfits_to_f1_100(tiny_reader, tmp_path):
     assert card["reader_config"]["max_length"] == 64 and card["dev_metrics"]["f1"] == 100.0
 
 
-def test_same_seed_same_weights(tiny_reader, tmp_path):
+def test_same_seed_same_weights_and_training_changes_them(tiny_reader, tmp_path):
     from zeroxqa.train import train_reader
 
+    save_reader(tiny_reader, tmp_path / "init")
     cfg = TrainConfig(epochs=1, batch_size=2, seed=5)
-    train_reader(tiny_reader, ROWS, [], tmp_path / "a", SMALL, cfg)
-    a = load_reader(tmp_path / "a").model.state_dict()
-    train_reader(load_reader(tmp_path / "a"), ROWS, [], tmp_path / "b", SMALL, cfg)
-    b_model = load_reader(tmp_path / "b").model.state_dict()
-    assert any(not torch.equal(a[k], b_model[k]) for k in a), "training from a saved reader changes it"
+    for name in ("a", "b"):
+        train_reader(load_reader(tmp_path / "init"), ROWS, [], tmp_path / name, SMALL, cfg)
+    init, a, b = (load_reader(tmp_path / n).model.state_dict() for n in ("init", "a", "b"))
+    assert all(torch.equal(a[k], b[k]) for k in a), "same seed, same start: same weights"
+    assert any(not torch.equal(a[k], init[k]) for k in a), "training from a saved reader changes it"
 
 
 def test_save_is_safetensors_and_round_trips(tiny_reader, tmp_path):
