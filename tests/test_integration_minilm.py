@@ -8,7 +8,7 @@ from safetensors.torch import load_file
 
 from zeroxqa.config import ReaderConfig
 from zeroxqa.model import load_reader, resolve_model_path, save_reader
-from zeroxqa.predict import predict_spans
+from zeroxqa.inference import QAEngine
 
 pytestmark = pytest.mark.integration
 
@@ -23,12 +23,12 @@ def test_minilm_loads_offline_with_its_encoder_weights(tmp_path, monkeypatch):
     assert torch.equal(reader.model.bert.embeddings.word_embeddings.weight, packaged[key])
 
     context = "The Normans gave their name to Normandy, a region in France."
-    (span,) = predict_spans(reader, ["Where is Normandy?"], [context], ReaderConfig())
+    (span,) = QAEngine.from_reader(reader, ReaderConfig()).spans(["Where is Normandy?"], [context])
     assert span.text == context[span.start : span.start + len(span.text)] and span.text
 
     reader.card["null_threshold"] = 0.5
     save_reader(reader, tmp_path / "r")
     again = load_reader(tmp_path / "r")
-    (span2,) = predict_spans(again, ["Where is Normandy?"], [context], ReaderConfig())
+    (span2,) = QAEngine.load(tmp_path / "r").spans(["Where is Normandy?"], [context])
     assert again.null_threshold == 0.5 and span2.text == span.text
     assert span2.score == pytest.approx(span.score, abs=1e-4)

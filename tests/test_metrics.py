@@ -43,8 +43,10 @@ def test_best_f1_threshold():
     na = [-3.0, 0.5, 1.0, -1.0]
     best, thresh = best_f1_threshold(golds, spans, na)
     # answering only the first question (threshold -3) gives 1 + 2 no-answers right = 3/4
-    assert best == pytest.approx(75.0) and thresh == -3.0
+    assert best == pytest.approx(75.0) and thresh == -2.0  # halfway between -3 (answered) and -1 (not)
     preds = ["" if s > thresh else p for p, s in zip(spans, na)]
     assert squad_metrics(golds, preds)["f1"] == pytest.approx(best)
     all_null, t = best_f1_threshold([[""], [""]], ["x", "y"], [0.0, 1.0])
     assert all_null == 100.0 and t < 0.0
+    all_answered, t = best_f1_threshold([["x"], ["y"]], ["x", "y"], [0.0, 1.0])
+    assert all_answered == 100.0 and t > 1.0

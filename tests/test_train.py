@@ -11,19 +11,11 @@ from typer.testing import CliRunner
 from zeroxqa.cli import app
 from zeroxqa.config import ReaderConfig, TrainConfig
 from zeroxqa.evaluate import ALL, evaluate
+from zeroxqa.inference import QAEngine
 from zeroxqa.model import CARD_FILE, load_reader, save_reader
 
-SMALL = ReaderConfig(max_length=64, doc_stride=16, max_question_length=32)
-ROWS = [
-    {"id": "a", "domain": "d", "context": "Alice was born in Paris in 1990.", "question": "Where was Alice born?",
-     "answers": [{"text": "Paris", "start": 18}], "is_impossible": False},
-    {"id": "b", "domain": "d", "context": "The river Thames flows through London.", "question": "Which river flows through London?",
-     "answers": [{"text": "Thames", "start": 10}], "is_impossible": False},
-    {"id": "c", "domain": "d", "context": "Bob sells red apples at the market.", "question": "What colour are the apples?",
-     "answers": [{"text": "red", "start": 10}], "is_impossible": False},
-    {"id": "e", "domain": "e", "context": "The meeting starts at noon on Friday.", "question": "Who chairs the meeting?",
-     "answers": [], "is_impossible": True},
-]
+from helpers import ROWS, SMALL
+
 
 
 def test_tiny_model_overfits_to_f1_100(tiny_reader, tmp_path):
@@ -33,7 +25,7 @@ def test_tiny_model_overfits_to_f1_100(tiny_reader, tmp_path):
     result = train_reader(tiny_reader, ROWS, ROWS, tmp_path / "m", SMALL, cfg)
     assert result.best_metrics["f1"] == 100.0, result.history[-1]
     saved = load_reader(tmp_path / "m")
-    ev = evaluate(saved, ROWS, SMALL)
+    ev = evaluate(QAEngine.load(tmp_path / "m"), ROWS)  # the reader config comes from the card
     overall = next(m for m in ev.per_domain() if m["domain"] == ALL)
     assert overall["f1"] == 100.0 and overall["HasAns_n"] == 3 and overall["NoAns_f1"] == 100.0
     card = json.loads((tmp_path / "m" / CARD_FILE).read_text())

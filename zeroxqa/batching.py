@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-import torch
+import numpy as np
 
 from zeroxqa.features import Features
 
@@ -28,11 +28,12 @@ def length_grouped_batches(lengths: list[int], batch_size: int, *, seed: int | N
     return batches
 
 
-def collate(features: Features, indices: list[int], pad_id: int = 0, with_labels: bool = False) -> dict[str, torch.Tensor]:
+def collate(features: Features, indices: list[int], pad_id: int = 0, with_labels: bool = False) -> dict[str, np.ndarray]:
+    """int64 arrays of the windows `indices`, padded to the longest of them (torch and ONNX take these)."""
     width = max(len(features.input_ids[i]) for i in indices)
 
-    def pad(rows: list[list[int]], value: int) -> torch.Tensor:
-        return torch.tensor([r + [value] * (width - len(r)) for r in rows], dtype=torch.long)
+    def pad(rows: list[list[int]], value: int) -> np.ndarray:
+        return np.array([r + [value] * (width - len(r)) for r in rows], dtype=np.int64)
 
     batch = {
         "input_ids": pad([features.input_ids[i] for i in indices], pad_id),
@@ -41,6 +42,6 @@ def collate(features: Features, indices: list[int], pad_id: int = 0, with_labels
     if features.token_type_ids is not None:
         batch["token_type_ids"] = pad([features.token_type_ids[i] for i in indices], 0)
     if with_labels:
-        batch["start_positions"] = torch.tensor([features.start_positions[i] for i in indices])
-        batch["end_positions"] = torch.tensor([features.end_positions[i] for i in indices])
+        batch["start_positions"] = np.array([features.start_positions[i] for i in indices], dtype=np.int64)
+        batch["end_positions"] = np.array([features.end_positions[i] for i in indices], dtype=np.int64)
     return batch

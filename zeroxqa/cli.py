@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from zeroxqa.config import MainJobConfig, ReaderConfig, ShardConfig, TrainConfig
+from zeroxqa.config import AdaptConfig, BenchConfig, MainJobConfig, MetaConfig, ReaderConfig, ShardConfig, TrainConfig
 from zeroxqa.errors import InputError
 
 app = typer.Typer(help="ZeroxQA: domain-adapted extractive QA readers.", no_args_is_help=True, add_completion=False)
@@ -143,15 +143,15 @@ def eval_cmd(
     from zeroxqa.atomic import write_parquet
     from zeroxqa.dataset import load_rows
     from zeroxqa.evaluate import evaluate
-    from zeroxqa.model import load_reader
+    from zeroxqa.inference.engine import QAEngine
 
     with clear_input_errors():
         rows = load_rows(shards, None if split == "all" else split, domain)
     if not rows:
         err_console.print(f"[red]error:[/red] no rows in split {split!r} of {[str(s) for s in shards]}")
         raise typer.Exit(2)
-    reader = load_reader(model)
-    ev = evaluate(reader, rows, ReaderConfig(max_length=max_length, doc_stride=doc_stride), progress=True)
+    engine = QAEngine.load(model, cfg=ReaderConfig(max_length=max_length, doc_stride=doc_stride))
+    ev = evaluate(engine, rows, progress=True)
     table = ev.per_domain()
     oracle_f1, oracle_t = ev.calibrate()
     for m in table:
@@ -170,15 +170,154 @@ def answer(
     context: Annotated[str, typer.Option(help="the paragraph")],
     question: Annotated[str, typer.Option(help="the question")],
 ) -> None:
-    """Answer one question over one paragraph ("no answer" when the reader judges it unanswerable)."""
-    from zeroxqa.model import load_reader
-    from zeroxqa.predict import predict_spans
+    """Answer one question over one paragraph ("no answer" when the reader judges it unanswerable).
+    MODEL may be a saved reader or an exported ONNX variant."""
+    from zeroxqa.inference.engine import QAEngine
 
-    reader = load_reader(model)
-    (span,) = predict_spans(reader, [question], [context], ReaderConfig(**reader.card.get("reader_config", {})))
-    text = span.answer(reader.null_threshold)
+    engine = QAEngine.load(model)
+    (span,) = engine.spans([question], [context])
+    text = span.answer(engine.threshold)
     console.print(text if text else "(no answer)", highlight=False)
-    console.print(f"[dim]span {span.text!r} at {span.start}, score {span.score:.2f}, null {span.null_score:.2f}, threshold {reader.null_threshold:.2f}[/dim]")
+    console.print(f"[dim]span {span.text!r} at {span.start}, score {span.score:.2f}, null {span.null_score:.2f}, threshold {engine.threshold:.2f}[/dim]")
+
+
+@app.command()
+def export(
+    model: Annotated[Path, typer.Option("--model", "-m", help="a saved reader")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="folder of the ONNX variant")],
+    optimize: Annotated[str | None, typer.Option(help="ORT graph optimization level: O1, O2 or O3")] = None,
+    quantize: Annotated[bool, typer.Option(help="dynamic int8 with this CPU's preset")] = True,
+) -> None:
+    """Export a reader to ONNX, optionally graph-optimize it, and quantize it to int8."""
+    from zeroxqa.export.cpu import quantization_preset
+    from zeroxqa.export.onnx import export_onnx, optimize_onnx, quantize_int8
+
+    path = export_onnx(model, out.with_name(out.name + "-fp32") if optimize or quantize else out)
+    if optimize:
+        path = optimize_onnx(path, out.with_name(out.name + f"-{optimize.lower()}") if quantize else out, optimize)
+    if quantize:
+        path = quantize_int8(path, out)
+        console.print(f"int8 preset: {quantization_preset()}")
+    console.print(f"ONNX reader: {path}")
+
+
+_BENCH = BenchConfig()
+
+
+@app.command()
+def bench(
+    shards: Shards,
+    model: Annotated[Path, typer.Option("--model", "-m", help="a saved reader (torch fp32)")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="folder of variants, bench.parquet, report.md, plots")],
+    split: Annotated[str, typer.Option(help="'dev', 'train' or 'all'")] = "dev",
+    domain: Domains = None,
+    max_questions: Annotated[int | None, typer.Option(help="score at most this many questions")] = _BENCH.max_questions,
+    latency_questions: Annotated[int, typer.Option(help="questions timed at batch 1")] = _BENCH.latency_questions,
+    batch_size: Annotated[int, typer.Option(help="batch of the throughput pass")] = _BENCH.batch_size,
+    threads: Annotated[int | None, typer.Option(help="threads per variant (default: all cores)")] = _BENCH.threads,
+    max_f1_drop: Annotated[float, typer.Option(help="largest F1 loss of an accepted int8 model")] = _BENCH.max_f1_drop,
+    hf_pipeline: Annotated[bool, typer.Option(help="measure the HF pipeline reference row")] = _BENCH.hf_pipeline,
+) -> None:
+    """Torch fp32, ONNX fp32, ONNX optimized and ONNX int8 against the HF pipeline: EM/F1, latency
+    p50/p95/p99 at batch 1, throughput, size, peak memory; gate the int8 model; write Parquet, Markdown, PNG."""
+    from zeroxqa.bench.run import run_bench
+    from zeroxqa.dataset import load_rows
+
+    with clear_input_errors():
+        rows = load_rows(shards, None if split == "all" else split, domain)
+    cfg = BenchConfig(max_questions=max_questions, latency_questions=latency_questions, batch_size=batch_size,
+                      threads=threads, max_f1_drop=max_f1_drop, hf_pipeline=hf_pipeline)
+    label = f"{split} split of {', '.join(str(s) for s in shards)}"
+    result = run_bench(model, rows, out, cfg, data_label=label, progress=lambda m: console.print(f"[dim]{m}[/dim]"))
+    shown = ("variant", "f1", "p50_ms", "p95_ms", "throughput_qps", "speedup_p50_vs_hf", "size_mb", "peak_rss_mb")
+    print_table("Benchmark (full table in report.md)", [{c: r[c] for c in shown} for r in result["results"]])
+    for reason in result["decision"].reasons:
+        console.print(f"- {reason}", highlight=False)
+    for name, path in result["paths"].items():
+        console.print(f"{name}: {path}")
+
+
+_META = MetaConfig()
+
+
+@app.command("meta-train")
+def meta_train_cmd(
+    shards: Shards,
+    out: Annotated[Path, typer.Option("--out", "-o", help="folder: last/, best/, meta_state.json (resumable)")],
+    algorithm: Annotated[str, typer.Option(help="fomaml or reptile")] = _META.algorithm,
+    base: Annotated[str, typer.Option(help="initialization: 'minilm', a HF name or a folder")] = "minilm",
+    domain: Domains = None,
+    val_domain: Annotated[list[str] | None, typer.Option("--val-domain", help="held out to select checkpoints (repeatable)")] = None,
+    meta_epochs: Annotated[int, typer.Option()] = _META.meta_epochs,
+    meta_steps: Annotated[int, typer.Option(help="meta-steps per meta-epoch")] = _META.meta_steps_per_epoch,
+    tasks_per_batch: Annotated[int, typer.Option()] = _META.tasks_per_batch,
+    inner_steps: Annotated[int, typer.Option()] = _META.inner_steps,
+    inner_lr: Annotated[float, typer.Option()] = _META.inner_lr,
+    meta_lr: Annotated[float | None, typer.Option(help="default 0.5 (Reptile) or 5e-5 (FOMAML)")] = _META.meta_lr,
+    temperature: Annotated[float, typer.Option(help="task sampling: 1 proportional to size, large uniform")] = _META.temperature,
+    workers: Annotated[int, typer.Option(help="Ray actors; 0 runs in-process")] = _META.workers,
+    ray_address: Annotated[str | None, typer.Option(help="connect to this Ray cluster")] = _META.ray_address,
+    baseline: Annotated[bool, typer.Option(help="also train the equal-compute joint baseline into OUT/baseline")] = False,
+    max_length: MaxLength = _READER.max_length,
+    doc_stride: DocStride = _READER.doc_stride,
+    seed: Annotated[int, typer.Option()] = _META.seed,
+) -> None:
+    """Meta-train an initialization across in-domain shards; select checkpoints by K-shot F1 on --val-domain."""
+    from zeroxqa.dataset import domain_splits
+    from zeroxqa.meta.baseline import examples_seen, joint_baseline
+    from zeroxqa.meta.train import meta_train
+
+    cfg = MetaConfig(algorithm=algorithm, meta_epochs=meta_epochs, meta_steps_per_epoch=meta_steps, tasks_per_batch=tasks_per_batch,
+                     inner_steps=inner_steps, inner_lr=inner_lr, meta_lr=meta_lr, temperature=temperature, workers=workers,
+                     ray_address=ray_address, seed=seed)
+    reader_cfg = ReaderConfig(max_length=max_length, doc_stride=doc_stride)
+    with clear_input_errors():
+        splits = domain_splits(shards, domain)
+    val_names = set(val_domain or [])
+    unknown = val_names - set(splits)
+    if unknown:
+        err_console.print(f"[red]error:[/red] --val-domain {sorted(unknown)} not in the shards ({sorted(splits)})")
+        raise typer.Exit(2)
+    train_domains = {d: tr for d, (tr, _) in splits.items() if d not in val_names and tr}
+    val = {d: splits[d] for d in sorted(val_names)}
+    console.print(f"{cfg.algorithm}: {len(train_domains)} training domains, {len(val)} validation domains, workers {workers}")
+    result = meta_train(base, train_domains, val, out, cfg, reader_cfg)
+    print_table("Meta-training", [{k: h[k] for k in ("epoch", "loss", "seconds", "val_f1")} for h in result.history])
+    console.print(f"{result.seconds:.0f} s; best: {result.best_dir}; last: {result.last_dir}")
+    if baseline:
+        b = joint_baseline(base, train_domains, out / "baseline", cfg, reader_cfg)
+        console.print(f"baseline ({examples_seen(cfg)} examples, {b.steps} steps, {b.seconds:.0f} s): {b.model_dir}")
+
+
+@app.command("adapt-eval")
+def adapt_eval_cmd(
+    shards: Shards,
+    init: Annotated[list[str], typer.Option("--init", help="NAME=PATH of an initialization (repeatable); 'minilm' for the base")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="table Parquet")],
+    shots: Annotated[str, typer.Option(help="comma-separated K values; 0 means all")] = "16,64,0",
+    domain: Domains = None,
+    max_dev: Annotated[int | None, typer.Option(help="score at most this many dev questions per domain")] = None,
+    max_length: MaxLength = _READER.max_length,
+    doc_stride: DocStride = _READER.doc_stride,
+) -> None:
+    """Fine-tune each initialization on K examples of each target domain and score its dev split."""
+    import pyarrow as pa
+
+    from zeroxqa.atomic import write_parquet
+    from zeroxqa.dataset import domain_splits
+    from zeroxqa.meta.adapt import adapt_eval
+
+    inits = dict(i.split("=", 1) if "=" in i else (i, i) for i in init)
+    with clear_input_errors():
+        targets = domain_splits(shards, domain)
+    cfg = AdaptConfig(shots=[int(k) for k in shots.split(",")], max_dev=max_dev)
+    rows = adapt_eval(inits, targets, cfg, ReaderConfig(max_length=max_length, doc_stride=doc_stride),
+                      progress=lambda m: console.print(f"[dim]{m}[/dim]"))
+    write_parquet(pa.Table.from_pylist([{k: (str(v) if k == "K" else v) for k, v in r.items()} for r in rows]), out)
+    print_table("K-shot adaptation: F1 on each domain's dev split",
+                [{"init": r["init"], "domain": r["domain"], "K": str(r["K"]), "f1": r["f1"], "HasAns_f1": r["HasAns_f1"]} for r in rows],
+                limit=200)
+    console.print(f"table: {out}")
 
 
 _MAIN = MainJobConfig()

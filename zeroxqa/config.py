@@ -51,6 +51,66 @@ class MainJobConfig(BaseModel):
     """`zeroxqa run`: the main job on the embedded sample, with a small budget that suits a laptop."""
 
     out: str = Field("runs/main", description="where shards, models and reports go")
-    max_steps: int = Field(60, ge=1, description="optimizer steps of the in-domain reader")
+    max_steps: int = Field(60, ge=1, description="optimizer steps of the in-domain reader (the budget)")
+    epochs: int = Field(3, ge=1, description="upper bound on epochs; max_steps usually ends training first")
     reader: ReaderConfig = Field(default_factory=lambda: ReaderConfig(max_length=192, doc_stride=48))
     shard: ShardConfig = Field(default_factory=ShardConfig)
+
+
+class BenchConfig(BaseModel):
+    """`zeroxqa bench`: which numbers, over how much data, and the acceptance gate."""
+
+    latency_questions: int = Field(100, ge=1, description="questions timed one by one (batch 1)")
+    warmup: int = Field(5, ge=0)
+    batch_size: int = Field(32, ge=1, description="batch of the throughput (and EM/F1) pass")
+    max_questions: int | None = Field(None, ge=1, description="cap on the dev questions scored")
+    threads: int | None = Field(None, ge=1, description="intra-op threads; default: all cores")
+    max_f1_drop: float = Field(1.0, ge=0, description="largest F1 loss of an accepted variant against torch fp32")
+    optimize_level: str = Field("O2", pattern="^O[123]$")
+    hf_pipeline: bool = Field(True, description="add the Hugging Face pipeline reference row")
+
+
+class MetaConfig(BaseModel):
+    """Meta-learning across in-domain shards (first-order MAML or Reptile)."""
+
+    algorithm: str = Field("reptile", pattern="^(fomaml|reptile)$")
+    meta_lr: float | None = Field(None, gt=0, description="outer step; default 0.5 for Reptile (SGD), 5e-5 for FOMAML (Adam)")
+    inner_lr: float = Field(5e-5, gt=0, description="AdamW learning rate of the inner loop")
+    inner_steps: int = Field(4, ge=1)
+    inner_batch_size: int = Field(8, ge=1)
+    query_size: int = Field(8, ge=1, description="query examples per task (FOMAML's outer loss)")
+    tasks_per_batch: int = Field(2, ge=1, description="tasks per meta-step")
+    meta_steps_per_epoch: int = Field(10, ge=1)
+    meta_epochs: int = Field(3, ge=1)
+    temperature: float = Field(1.0, ge=1.0, description="task sampling p ~ size^(1/T): 1 proportional, large T uniform")
+    adapt_shots: int = Field(16, ge=1, description="K of the K-shot adaptation that selects checkpoints")
+    adapt_steps: int = Field(8, ge=1, description="steps of that adaptation")
+    workers: int = Field(0, ge=0, description="Ray actors; 0 runs the inner loops in-process")
+    ray_address: str | None = Field(None, description="an existing Ray cluster; default: a local Ray")
+    threads: int | None = Field(None, ge=1, description="torch threads per worker; default: cores / workers")
+    seed: int = 13
+
+    @property
+    def outer_lr(self) -> float:
+        return self.meta_lr if self.meta_lr is not None else (0.5 if self.algorithm == "reptile" else 5e-5)
+
+    @property
+    def examples_per_meta_step(self) -> int:
+        """What a meta-step reads: the equal-compute baseline sees as many examples."""
+        query = self.query_size if self.algorithm == "fomaml" else 0
+        return self.tasks_per_batch * (self.inner_steps * self.inner_batch_size + query)
+
+
+class AdaptConfig(BaseModel):
+    """K-shot adaptation of an initialization to one domain (adapt-eval and checkpoint selection)."""
+
+    shots: list[int] = Field(default_factory=lambda: [16, 64, 0], description="K values; 0 means all available")
+    min_steps: int = Field(20, ge=1, description="AdamW steps at least, cycling over the K examples")
+    epochs: int = Field(2, ge=1, description="passes over the examples when that is more steps")
+    batch_size: int = Field(8, ge=1)
+    learning_rate: float = Field(5e-5, gt=0)
+    max_dev: int | None = Field(None, ge=1, description="score at most this many dev questions per domain")
+    seed: int = 13
+
+    def steps(self, n_examples: int) -> int:
+        return max(self.min_steps, self.epochs * -(-n_examples // self.batch_size))

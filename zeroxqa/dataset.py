@@ -52,3 +52,16 @@ def rows_sha256(rows: list[dict]) -> str:
     for key in sorted(json.dumps([r["id"], r["context"], r["question"], r["answers"], r["is_impossible"]], ensure_ascii=False) for r in rows):
         h.update(key.encode("utf-8"))
     return h.hexdigest()
+
+
+def by_domain(rows: list[dict]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for r in rows:
+        out.setdefault(r["domain"], []).append(r)
+    return out
+
+
+def domain_splits(paths: list[str | Path], domains: list[str] | None = None) -> dict[str, tuple[list[dict], list[dict]]]:
+    """domain -> (train rows, dev rows) of the given shards."""
+    train, dev = by_domain(load_rows(paths, "train", domains)), by_domain(load_rows(paths, "dev", domains))
+    return {d: (train.get(d, []), dev.get(d, [])) for d in sorted(set(train) | set(dev))}

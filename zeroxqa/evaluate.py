@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from zeroxqa.config import ReaderConfig
 from zeroxqa.decode import SpanPrediction
 from zeroxqa.metrics import best_f1_threshold, gold_texts, squad_metrics
-from zeroxqa.model import Reader
-from zeroxqa.predict import predict_spans
+from zeroxqa.inference.engine import QAEngine
 
 ALL = "(all)"
 
@@ -46,7 +44,8 @@ class Evaluation:
         return out
 
 
-def evaluate(reader: Reader, rows: list[dict], cfg: ReaderConfig, batch_size: int = 64, threshold: float | None = None,
+def evaluate(engine: QAEngine, rows: list[dict], batch_size: int = 64, threshold: float | None = None,
              progress: bool = False) -> Evaluation:
-    spans = predict_spans(reader, [r["question"] for r in rows], [r["context"] for r in rows], cfg, batch_size, progress)
-    return Evaluation(rows, spans, reader.null_threshold if threshold is None else threshold)
+    """Run the engine (torch or ONNX) over the rows; metrics come from the returned `Evaluation`."""
+    spans = engine.spans([r["question"] for r in rows], [r["context"] for r in rows], batch_size, progress)
+    return Evaluation(rows, spans, engine.threshold if threshold is None else threshold)

@@ -15,6 +15,7 @@ from zeroxqa.atomic import write_parquet
 from zeroxqa.config import MainJobConfig, TrainConfig
 from zeroxqa.dataset import load_rows, rows_sha256
 from zeroxqa.evaluate import evaluate
+from zeroxqa.inference.engine import QAEngine
 from zeroxqa.model import load_reader
 from zeroxqa.readers import SourceSpec
 from zeroxqa.sample import POLICY_SITES, POLICY_UNLABELED, SQUAD_THEMES
@@ -41,11 +42,11 @@ def run_main_job(cfg: MainJobConfig | None = None) -> MainJobResult:
     reader = load_reader("minilm")
     card = {"train_data_sha256": rows_sha256(train_rows), "domains": sorted({r["domain"] for r in train_rows})}
     result = train_reader(reader, train_rows, dev_rows, out / "models" / "in_domain", cfg.reader,
-                          TrainConfig(epochs=1, max_steps=cfg.max_steps), card=card)
-    best = load_reader(result.model_dir)
+                          TrainConfig(epochs=cfg.epochs, max_steps=cfg.max_steps), card=card)
+    engine = QAEngine.load(result.model_dir)
     metrics = []
     for scope, shards in (("in_domain", in_shards.out), ("out_domain", out_shards.out)):
-        ev = evaluate(best, load_rows([shards], "dev"), cfg.reader)
+        ev = evaluate(engine, load_rows([shards], "dev"))
         metrics += [{"scope": scope, **m} for m in ev.per_domain()]
     metrics_path = write_parquet(pa.Table.from_pylist(metrics), out / "reports" / "metrics.parquet")
     return MainJobResult(in_shards, out_shards, result.model_dir, metrics_path, metrics)

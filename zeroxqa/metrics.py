@@ -63,18 +63,23 @@ def best_f1_threshold(golds: list[list[str]], span_preds: list[str], na_scores: 
     """The no-answer threshold that maximises F1 (the SQuAD 2.0 script's `find_best_thresh`).
 
     Start with every question answered "no answer", then switch questions to their best span in order of
-    increasing na_score; the threshold is the na_score where F1 peaks. Returns (best F1, threshold).
+    increasing na_score; the threshold lies where F1 peaks. Returns (best F1, threshold).
     """
     has_ans = [g != [""] for g in golds]
     span_f1 = [score(g, p)[1] for g, p in zip(golds, span_preds)]
+    order = sorted(range(len(golds)), key=lambda i: na_scores[i])
     cur = best = float(sum(not h for h in has_ans))
-    # Answering nothing at all needs a threshold below every na_score.
-    best_thresh = min(na_scores) - 1.0 if na_scores else 0.0
-    for i in sorted(range(len(golds)), key=lambda i: na_scores[i]):
+    best_at = -1  # position in `order` of the last question answered; -1: none
+    for pos, i in enumerate(order):
         if has_ans[i]:
             cur += span_f1[i]
         elif span_preds[i]:
             cur -= 1
         if cur > best:
-            best, best_thresh = cur, na_scores[i]
-    return 100.0 * best / max(len(golds), 1), float(best_thresh)
+            best, best_at = cur, pos
+    # The official script returns the boundary score itself; halfway to the next score gives the same F1
+    # here and does not flip a question on the boundary when another runtime (ONNX, int8) moves it a hair.
+    scores = [na_scores[i] for i in order]
+    below = scores[best_at] if best_at >= 0 else (scores[0] - 2.0 if scores else -1.0)
+    above = scores[best_at + 1] if best_at + 1 < len(scores) else below + 2.0
+    return 100.0 * best / max(len(golds), 1), float((below + above) / 2)

@@ -17,6 +17,7 @@ from zeroxqa.batching import collate, length_grouped_batches
 from zeroxqa.config import ReaderConfig, TrainConfig
 from zeroxqa.evaluate import ALL, evaluate
 from zeroxqa.features import prepare_features
+from zeroxqa.inference.engine import QAEngine
 from zeroxqa.model import Reader, save_reader
 
 
@@ -50,7 +51,7 @@ def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
 
 def dev_metrics(reader: Reader, dev_rows: list[dict], cfg: ReaderConfig, batch_size: int) -> tuple[dict, float]:
     """Calibrate the no-answer threshold on dev rows and return (overall metrics at it, threshold)."""
-    ev = evaluate(reader, dev_rows, cfg, batch_size)
+    ev = evaluate(QAEngine.from_reader(reader, cfg), dev_rows, batch_size)
     _, threshold = ev.calibrate()
     overall = next(m for m in ev.per_domain(threshold) if m["domain"] == ALL)
     return overall, threshold
@@ -87,7 +88,8 @@ def train_reader(
         batches = length_grouped_batches(lengths, train_cfg.batch_size, seed=train_cfg.seed + epoch)
         bar = tqdm(batches[: total - step], desc=f"epoch {epoch}", leave=False)
         for idx in bar:
-            loss = model(**collate(feats, idx, tok.pad_token_id or 0, with_labels=True)).loss
+            batch = collate(feats, idx, tok.pad_token_id or 0, with_labels=True)
+            loss = model(**{k: torch.from_numpy(v) for k, v in batch.items()}).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), train_cfg.max_grad_norm)
             optimizer.step()

@@ -1,0 +1,115 @@
+"""ONNX export, int8 quantization (including the optimized-graph trap), the engine, the benchmark and its gate."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from zeroxqa.bench.gate import HF_PIPELINE, decide
+from zeroxqa.config import BenchConfig
+from zeroxqa.export.cpu import quantization_preset
+from zeroxqa.export.onnx import export_onnx, optimize_onnx, quantize_int8
+from zeroxqa.features import prepare_features
+from zeroxqa.inference import QAEngine
+from zeroxqa.model import save_reader
+
+from helpers import ROWS, SMALL
+
+
+@pytest.fixture(scope="module")
+def trained_dir(tmp_path_factory):
+    """A tiny reader trained to answer ROWS perfectly, saved like any reader."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForQuestionAnswering
+
+    from zeroxqa.config import TrainConfig
+    from zeroxqa.model import Reader, resolve_model_path
+    from zeroxqa.train import train_reader
+
+    torch.manual_seed(0)
+    tok = AutoTokenizer.from_pretrained(resolve_model_path("minilm"))
+    config = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=512)
+    out = tmp_path_factory.mktemp("tiny") / "reader"
+    cfg = TrainConfig(epochs=40, batch_size=4, learning_rate=3e-3, warmup_ratio=0.0, seed=0)
+    train_reader(Reader(BertForQuestionAnswering(config), tok, {}), ROWS, ROWS, out, SMALL, cfg)
+    return out
+
+
+@pytest.fixture(scope="module")
+def onnx_dirs(trained_dir, tmp_path_factory):
+    base = tmp_path_factory.mktemp("onnx")
+    fp32 = export_onnx(trained_dir, base / "fp32")
+    o2 = optimize_onnx(fp32, base / "o2", "O2")
+    return {"fp32": fp32, "o2": o2, "int8": quantize_int8(fp32, base / "int8"), "o2-int8": quantize_int8(o2, base / "o2-int8")}
+
+
+def test_onnx_logits_match_torch(trained_dir, onnx_dirs):
+    torch_engine, onnx_engine = QAEngine.load(trained_dir), QAEngine.load(onnx_dirs["fp32"])
+    feats = prepare_features(torch_engine.tokenizer, [r["question"] for r in ROWS], [r["context"] for r in ROWS], SMALL)
+    ts, te = torch_engine.window_logits(feats)
+    os_, oe = onnx_engine.window_logits(feats)
+    for a, b in zip(ts + te, os_ + oe):
+        np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-4)
+
+
+def test_variants_carry_card_and_threshold(trained_dir, onnx_dirs):
+    card = json.loads((onnx_dirs["o2-int8"] / "zeroxqa_card.json").read_text())
+    original = json.loads((trained_dir / "zeroxqa_card.json").read_text())
+    assert card["null_threshold"] == original["null_threshold"]
+    assert card["variant"]["optimized"] == "O2" and card["variant"]["precision"] == "int8"
+    assert card["variant"]["quantizer"].startswith("onnxruntime")  # the optimized graph took the fallback path
+    assert (onnx_dirs["int8"] / "model.onnx").stat().st_size < (onnx_dirs["fp32"] / "model.onnx").stat().st_size
+
+
+@pytest.mark.parametrize("variant", ["int8", "o2-int8", "o2"])
+def test_quantized_and_optimized_models_answer_like_fp32(trained_dir, onnx_dirs, variant):
+    questions, contexts = [r["question"] for r in ROWS], [r["context"] for r in ROWS]
+    expected = QAEngine.load(onnx_dirs["fp32"]).answer(questions, contexts)
+    assert expected == ["Paris", "Thames", "red", ""]
+    assert QAEngine.load(onnx_dirs[variant]).answer(questions, contexts) == expected
+
+
+def test_quantization_preset_follows_the_cpu():
+    assert quantization_preset({"avx2", "avx512f", "avx512_vnni"}, "x86_64") == "avx512_vnni"
+    assert quantization_preset({"avx2", "avx512f"}, "x86_64") == "avx512"
+    assert quantization_preset({"avx2", "fma"}, "x86_64") == "avx2"
+    assert quantization_preset(set(), "aarch64") == "arm64"
+
+
+def result(name: str, f1: float, p50: float) -> dict:
+    return {"variant": name, "f1": f1, "p50_ms": p50}
+
+
+def test_gate_accepts_int8_within_the_drop_and_rejects_beyond():
+    ok = decide([result("torch-fp32", 80.0, 50), result("onnx-fp32", 80.0, 30), result("onnx-int8", 79.2, 15),
+                 result(HF_PIPELINE, 79.0, 60)], max_f1_drop=1.0)
+    assert ok.accepted == "onnx-int8"
+    bad = decide([result("torch-fp32", 80.0, 50), result("onnx-fp32", 80.0, 30), result("onnx-o2", 79.9, 25),
+                  result("onnx-int8", 77.0, 15)], max_f1_drop=1.0)
+    assert bad.accepted == "onnx-o2"
+    assert any("onnx-int8" in r and "rejected" in r for r in bad.reasons)
+    assert "no int8 variant" in bad.reasons[-1]
+
+
+def test_bench_writes_report_parquet_and_plots(trained_dir, tmp_path):
+    from zeroxqa.bench.run import run_bench
+
+    cfg = BenchConfig(latency_questions=5, warmup=1, batch_size=4, threads=1)
+    out = run_bench(trained_dir, ROWS, tmp_path / "bench", cfg, data_label="ROWS", progress=lambda m: None)
+    table = pq.read_table(tmp_path / "bench" / "bench.parquet").to_pylist()
+    names = [r["variant"] for r in table]
+    assert names == [HF_PIPELINE, "torch-fp32", "onnx-fp32", "onnx-o2", "onnx-int8", "onnx-o2-int8"]
+    by = {r["variant"]: r for r in table}
+    assert by["torch-fp32"]["f1"] == 100.0 and by["onnx-int8"]["f1"] == 100.0
+    assert all(r["p50_ms"] > 0 and r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"] and r["peak_rss_mb"] > 0 for r in table)
+    assert by["onnx-int8"]["size_mb"] < by["onnx-fp32"]["size_mb"]
+    assert sum(r["accepted"] for r in table) == 1 and "int8" in out["decision"].accepted
+    report = (tmp_path / "bench" / "report.md").read_text()
+    assert "| onnx-int8 |" in report and "Gate: accepted" in report
+    for png in ("latency.png", "f1.png"):
+        assert (tmp_path / "bench" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert json.loads((tmp_path / "bench" / "accepted.json").read_text())["accepted"] == out["decision"].accepted

@@ -1,0 +1,161 @@
+"""Meta-learning on a tiny random BERT: the two update rules, task sampling, resume, Ray = in-process."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+import pytest
+
+from zeroxqa.config import MetaConfig
+from zeroxqa.meta.algorithms import apply_meta_update, outer_optimizer
+from zeroxqa.meta.inner import get_state, inner_adapt, labelled_batch
+from zeroxqa.meta.tasks import Task, sample_tasks, sampling_weights, split_support_query
+from zeroxqa.meta.train import meta_train
+from zeroxqa.meta.worker import TaskWorker
+from zeroxqa.model import load_reader, save_reader
+
+from helpers import ROWS, SMALL
+
+
+def rows_for(domain: str, n: int) -> list[dict]:
+    out = []
+    for i in range(n):
+        r = dict(ROWS[i % len(ROWS)])
+        out.append({**r, "id": f"{domain}-{i}", "domain": domain, "context_id": f"{domain}-c{i // 2}"})
+    return out
+
+
+DOMAINS = {"a": rows_for("a", 12), "b": rows_for("b", 8), "c": rows_for("c", 4)}
+
+
+@pytest.fixture
+def tiny_dir(tiny_reader, tmp_path):
+    return save_reader(tiny_reader, tmp_path / "tiny")
+
+
+def test_sampling_weights_temperature_ends():
+    sizes = {"a": 300, "b": 100}
+    assert sampling_weights(sizes, 1.0) == pytest.approx({"a": 0.75, "b": 0.25})
+    assert sampling_weights(sizes, math.inf) == pytest.approx({"a": 0.5, "b": 0.5})
+    mid = sampling_weights(sizes, 2.0)
+    assert 0.5 < mid["a"] < 0.75
+
+
+def test_support_and_query_never_share_a_context():
+    support, query = split_support_query(DOMAINS["a"], 6, 4, random.Random(0))
+    assert len(support) == 6 and len(query) == 4
+    assert not {r["context_id"] for r in support} & {r["context_id"] for r in query}
+    tasks = sample_tasks(DOMAINS, 5, 1.0, 6, 2, seed=3)
+    assert [t.domain for t in tasks] == [t.domain for t in sample_tasks(DOMAINS, 5, 1.0, 6, 2, seed=3)]
+
+
+def test_reptile_one_task_meta_lr_1_gives_the_adapted_weights(tiny_dir):
+    cfg = MetaConfig(algorithm="reptile", meta_lr=1.0, inner_steps=3, inner_batch_size=2, threads=1)
+    worker = TaskWorker(str(tiny_dir), SMALL, threads=1)
+    meta_model = load_reader(tiny_dir).model
+    task = Task("a", DOMAINS["a"][:6], [])
+    update = worker.run(get_state(meta_model), task, cfg, seed=7)
+
+    reference = load_reader(tiny_dir)
+    inner_adapt(reference.model, reference.tokenizer, task.support, SMALL, 3, cfg.inner_lr, 2, seed=7)
+    adapted = get_state(reference.model)
+
+    before = get_state(meta_model)
+    apply_meta_update(meta_model, outer_optimizer(meta_model, "reptile", 1.0), [update.pseudo_grad])
+    after = get_state(meta_model)
+    assert any(not np.array_equal(adapted[k], before[k]) for k in adapted), "adaptation changed nothing"
+    for k in adapted:
+        np.testing.assert_allclose(after[k], adapted[k], atol=1e-6)
+
+
+def test_fomaml_outer_gradient_is_the_query_gradient_at_the_adapted_weights(tiny_dir):
+    cfg = MetaConfig(algorithm="fomaml", inner_steps=2, inner_batch_size=2, query_size=3, threads=1)
+    worker = TaskWorker(str(tiny_dir), SMALL, threads=1)
+    meta = get_state(load_reader(tiny_dir).model)
+    task = Task("a", DOMAINS["a"][:4], DOMAINS["a"][4:7])
+    update = worker.run(meta, task, cfg, seed=11)
+
+    reference = load_reader(tiny_dir)
+    inner_adapt(reference.model, reference.tokenizer, task.support, SMALL, 2, cfg.inner_lr, 2, seed=11)
+    reference.model.train()
+    loss = reference.model(**labelled_batch(reference.tokenizer, task.query, SMALL)).loss
+    loss.backward()
+    for name, p in reference.model.named_parameters():
+        np.testing.assert_allclose(update.pseudo_grad[name], p.grad.numpy(), atol=1e-6)
+    assert update.query_loss == pytest.approx(float(loss), rel=1e-5)
+    # and it is not the gradient at the meta weights
+    at_meta = load_reader(tiny_dir)
+    at_meta.model.train()
+    at_meta.model(**labelled_batch(at_meta.tokenizer, task.query, SMALL)).loss.backward()
+    w = "qa_outputs.weight"
+    assert not np.allclose(update.pseudo_grad[w], dict(at_meta.model.named_parameters())[w].grad.numpy())
+
+
+def small_meta(**kw) -> MetaConfig:
+    base = dict(inner_steps=2, inner_batch_size=2, query_size=2, tasks_per_batch=2, meta_steps_per_epoch=2,
+                meta_epochs=2, adapt_shots=4, adapt_steps=2, threads=1, seed=3)
+    return MetaConfig(**{**base, **kw})
+
+
+def weights(path) -> dict:
+    return get_state(load_reader(path).model)
+
+
+@pytest.mark.parametrize("algorithm", ["reptile", "fomaml"])
+def test_resume_continues_where_it_stopped(tiny_dir, tmp_path, algorithm):
+    val = {"c": (DOMAINS["c"], DOMAINS["c"])}
+    straight = meta_train(str(tiny_dir), DOMAINS, val, tmp_path / "straight", small_meta(algorithm=algorithm), SMALL)
+    meta_train(str(tiny_dir), DOMAINS, val, tmp_path / "resumed", small_meta(algorithm=algorithm, meta_epochs=1), SMALL)
+    resumed = meta_train(str(tiny_dir), DOMAINS, val, tmp_path / "resumed", small_meta(algorithm=algorithm), SMALL)
+    assert [h["epoch"] for h in resumed.history] == [1, 2]
+    a, b = weights(straight.last_dir), weights(resumed.last_dir)
+    for k in a:
+        np.testing.assert_allclose(a[k], b[k], atol=1e-6)
+    assert (tmp_path / "straight" / "best" / "model.safetensors").exists()
+
+
+def test_ray_and_in_process_agree(tiny_dir, tmp_path):
+    ray = pytest.importorskip("ray")
+    local = meta_train(str(tiny_dir), DOMAINS, {}, tmp_path / "local", small_meta(meta_epochs=1), SMALL)
+    try:
+        on_ray = meta_train(str(tiny_dir), DOMAINS, {}, tmp_path / "ray", small_meta(meta_epochs=1, workers=2), SMALL)
+    finally:
+        ray.shutdown()
+    a, b, start = weights(local.last_dir), weights(on_ray.last_dir), weights(tiny_dir)
+    assert any(not np.array_equal(a[k], start[k]) for k in a)
+    for k in a:
+        np.testing.assert_allclose(a[k], b[k], atol=1e-6)
+
+
+def test_cli_meta_train_baseline_and_adapt_eval(tiny_dir, tmp_path):
+    import pyarrow.parquet as pq
+    from typer.testing import CliRunner
+
+    from zeroxqa.cli import app
+    from zeroxqa.readers import SourceSpec
+    from zeroxqa.sample import POLICY_SITES, SQUAD_THEMES
+    from zeroxqa.shard import shard
+
+    shard([SourceSpec(SQUAD_THEMES)], tmp_path / "in")
+    shard([SourceSpec(POLICY_SITES)], tmp_path / "out")
+    runner = CliRunner()
+    common = ["--max-length", "128", "--doc-stride", "32"]
+    res = runner.invoke(app, ["meta-train", str(tmp_path / "in"), "--out", str(tmp_path / "meta"), "--base", str(tiny_dir),
+                              "--val-domain", "Normans", "--meta-epochs", "1", "--meta-steps", "1", "--inner-steps", "1",
+                              "--baseline", *common])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "meta" / "best" / "model.safetensors").exists()
+    assert (tmp_path / "meta" / "baseline" / "model.safetensors").exists()
+    bad = runner.invoke(app, ["meta-train", str(tmp_path / "in"), "--out", str(tmp_path / "m2"), "--val-domain", "Nope"])
+    assert bad.exit_code == 2 and "Nope" in bad.output
+    res = runner.invoke(app, ["adapt-eval", str(tmp_path / "out"), "--init", f"meta={tmp_path / 'meta' / 'best'}",
+                              "--init", f"base={tiny_dir}", "--shots", "4,0", "--max-dev", "8", "--out",
+                              str(tmp_path / "adapt.parquet"), *common])
+    assert res.exit_code == 0, res.output
+    table = pq.read_table(tmp_path / "adapt.parquet").to_pylist()
+    per_domain = [r for r in table if r["domain"] != "(mean)"]
+    assert len(per_domain) == 2 * 2 * 2  # inits x domains x K
+    assert {r["K"] for r in table} == {"4", "all"} and all(0 <= r["f1"] <= 100 for r in table)
+    assert len([r for r in table if r["domain"] == "(mean)"]) == 4

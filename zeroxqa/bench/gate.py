@@ -1,0 +1,43 @@
+"""The acceptance gate: int8 is taken only if its F1 is within `max_f1_drop` of the fp32 reference;
+otherwise the fastest variant that passes is kept, and the decision says why."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from zeroxqa.bench.variants import REFERENCE
+
+HF_PIPELINE = "hf-pipeline"
+
+
+@dataclass
+class GateDecision:
+    accepted: str
+    reference_f1: float
+    max_f1_drop: float
+    reasons: list[str]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def decide(results: list[dict], max_f1_drop: float = 1.0, reference: str = REFERENCE) -> GateDecision:
+    by_name = {r["variant"]: r for r in results}
+    ref_f1 = by_name[reference]["f1"]
+    reasons, passing = [], []
+    for r in results:
+        if r["variant"] == HF_PIPELINE:
+            continue  # a yardstick, not a candidate
+        drop = ref_f1 - r["f1"]
+        ok = drop <= max_f1_drop
+        reasons.append(f"{r['variant']}: F1 {r['f1']:.2f} ({-drop:+.2f} vs {reference}) -> {'passes' if ok else 'rejected, drop > ' + str(max_f1_drop)}")
+        if ok:
+            passing.append(r)
+    int8 = [r for r in passing if "int8" in r["variant"]]
+    pool = int8 or passing
+    best = min(pool, key=lambda r: r["p50_ms"])
+    if int8:
+        reasons.append(f"accepted {best['variant']}: the fastest int8 variant within the allowed F1 drop")
+    else:
+        reasons.append(f"no int8 variant is within {max_f1_drop} F1 of {reference}; kept {best['variant']}, the fastest passing variant")
+    return GateDecision(best["variant"], ref_f1, max_f1_drop, reasons)

@@ -1,0 +1,97 @@
+"""Benchmark outputs: a Parquet table, PNG plots and a Markdown report a person reads before promoting."""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+import pyarrow as pa
+
+from zeroxqa.atomic import atomic_path, write_parquet, write_text
+from zeroxqa.bench.gate import HF_PIPELINE, GateDecision
+
+COLUMNS = ("variant", "exact", "f1", "HasAns_f1", "NoAns_f1", "p50_ms", "p95_ms", "p99_ms", "throughput_qps",
+           "speedup_p50_vs_hf", "size_mb", "peak_rss_mb")
+
+
+def add_ratios(results: list[dict]) -> None:
+    hf = next((r for r in results if r["variant"] == HF_PIPELINE), None)
+    for r in results:
+        r["speedup_p50_vs_hf"] = hf["p50_ms"] / r["p50_ms"] if hf else float("nan")
+
+
+def plot(results: list[dict], out: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [r["variant"] for r in results]
+    paths = []
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.boxplot([r["latencies_ms"] for r in results], showfliers=True)
+    ax.set_xticks(range(1, len(names) + 1), names, rotation=20)
+    ax.set_ylabel("ms per question (batch 1)")
+    ax.set_title("Latency: tokenize + infer + decode")
+    fig.tight_layout()
+    with atomic_path(out / "latency.png") as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    paths.append(out / "latency.png")
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(8, 4))
+    bars = ax.bar(names, [r["f1"] for r in results], color=["#888" if n == HF_PIPELINE else "#3b7dd8" for n in names])
+    ax.bar_label(bars, fmt="%.1f")
+    ax.set_ylabel("F1")
+    ax.set_title("F1 on dev per variant")
+    ax.tick_params(axis="x", rotation=20)
+    fig.tight_layout()
+    with atomic_path(out / "f1.png") as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    paths.append(out / "f1.png")
+    plt.close(fig)
+    return paths
+
+
+def markdown(results: list[dict], decision: GateDecision, context: dict) -> str:
+    head = "| " + " | ".join(COLUMNS) + " |\n|" + "---|" * len(COLUMNS) + "\n"
+    body = "".join(
+        "| " + " | ".join(f"{r[c]:.2f}" if isinstance(r[c], float) else str(r[c]) for c in COLUMNS) + " |\n" for r in results
+    )
+    lines = [
+        "# ZeroxQA benchmark",
+        "",
+        f"Model: `{context['model']}`; data: {context['questions']} dev questions of {context['data']}; "
+        f"machine: {context['machine']}; threads: {context['threads']}; window {context['max_length']} tokens, "
+        f"stride {context['doc_stride']}; throughput batch {context['batch_size']}; latency over "
+        f"{context['latency_questions']} questions at batch 1.",
+        "",
+        head + body,
+        f"## Gate: accepted `{decision.accepted}`",
+        "",
+        *[f"- {r}" for r in decision.reasons],
+        "",
+        "![latency](latency.png)",
+        "",
+        "![F1](f1.png)",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_report(results: list[dict], decision: GateDecision, context: dict, out: Path) -> dict[str, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    add_ratios(results)
+    table = pa.Table.from_pylist([{**{c: r[c] for c in COLUMNS}, "questions": r["questions"],
+                                   "accepted": r["variant"] == decision.accepted} for r in results])
+    paths = {"parquet": write_parquet(table, out / "bench.parquet")}
+    paths.update(dict(zip(("latency_png", "f1_png"), plot(results, out))))
+    paths["markdown"] = write_text(markdown(results, decision, context), out / "report.md")
+    return paths
+
+
+def machine() -> str:
+    import os
+
+    from zeroxqa.export.cpu import quantization_preset
+
+    return f"{platform.machine()}, {os.cpu_count()} cores, int8 preset {quantization_preset()}"

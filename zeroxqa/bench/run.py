@@ -1,0 +1,42 @@
+"""The benchmark end to end: build variants, measure each (and the HF pipeline), gate, report."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from zeroxqa.atomic import write_json
+from zeroxqa.bench.gate import HF_PIPELINE, decide
+from zeroxqa.bench.measure import measure_engine, measure_hf_pipeline, measure_in_subprocess
+from zeroxqa.bench.report import machine, write_report
+from zeroxqa.bench.variants import build_variants, size_mb
+from zeroxqa.config import BenchConfig, ReaderConfig
+from zeroxqa.model import read_card
+
+
+def run_bench(reader_dir: str | Path, rows: list[dict], out: str | Path, cfg: BenchConfig | None = None,
+              data_label: str = "", progress=print) -> dict:
+    cfg = cfg or BenchConfig()
+    out = Path(out)
+    rows = rows[: cfg.max_questions] if cfg.max_questions else rows
+    if not rows:
+        raise ValueError("no rows to benchmark on")
+    progress("building variants (ONNX export, optimization, int8)...")
+    variants = build_variants(reader_dir, out / "variants", cfg.optimize_level)
+    results = []
+    jobs = [(HF_PIPELINE, measure_hf_pipeline, Path(reader_dir))] if cfg.hf_pipeline else []
+    jobs += [(name, measure_engine, folder) for name, folder in variants.items()]
+    for name, fn, folder in jobs:
+        progress(f"measuring {name} on {len(rows)} questions...")
+        r = measure_in_subprocess(fn, name, folder, rows, cfg)
+        r["size_mb"] = size_mb(folder)
+        results.append(r)
+    decision = decide(results, cfg.max_f1_drop)
+    rc = ReaderConfig(**read_card(reader_dir).get("reader_config", {}))
+    context = {"model": str(reader_dir), "questions": len(rows), "data": data_label, "machine": machine(),
+               "threads": cfg.threads or os.cpu_count(), "max_length": rc.max_length, "doc_stride": rc.doc_stride,
+               "batch_size": cfg.batch_size, "latency_questions": cfg.latency_questions}
+    paths = write_report(results, decision, context, out)
+    accepted = {**decision.to_dict(), "path": str(variants[decision.accepted])}
+    paths["accepted"] = write_json(accepted, out / "accepted.json")
+    return {"results": results, "decision": decision, "paths": paths, "variants": variants}

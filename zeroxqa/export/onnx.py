@@ -1,0 +1,95 @@
+"""Export, optimize and quantize readers with optimum and onnxruntime."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Literal
+
+from zeroxqa.export.cpu import quantization_preset
+from zeroxqa.model import CARD_FILE, read_card
+
+ONNX_FILE = "model.onnx"
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
+
+
+def _finish(src_dir: Path, onnx_file: Path, out: Path, variant: dict) -> Path:
+    """Assemble a variant folder atomically: model.onnx, config, tokenizer, card with the variant recorded."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        shutil.copyfile(onnx_file, tmp / ONNX_FILE)
+        for name in ("config.json", *TOKENIZER_FILES):
+            if (src_dir / name).exists():
+                shutil.copyfile(src_dir / name, tmp / name)
+        card = read_card(src_dir)
+        card["variant"] = {**card.get("variant", {}), **variant}
+        (tmp / CARD_FILE).write_text(json.dumps(card, indent=2, default=str) + "\n")
+        shutil.rmtree(out, ignore_errors=True)
+        tmp.rename(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def export_onnx(reader_dir: str | Path, out: str | Path) -> Path:
+    """The plain fp32 ONNX export of a saved reader."""
+    from optimum.onnxruntime import ORTModelForQuestionAnswering
+
+    reader_dir, out = Path(reader_dir), Path(out)
+    with tempfile.TemporaryDirectory() as work:
+        ORTModelForQuestionAnswering.from_pretrained(reader_dir, export=True).save_pretrained(work)
+        return _finish(reader_dir, Path(work) / ONNX_FILE, out, {"format": "onnx", "precision": "fp32", "optimized": None})
+
+
+def optimize_onnx(onnx_dir: str | Path, out: str | Path, level: Literal["O1", "O2", "O3"] = "O2") -> Path:
+    """ONNX Runtime graph optimization (fused attention, GELU, layer norm) for the CPU."""
+    from optimum.onnxruntime import ORTOptimizer
+    from optimum.onnxruntime.configuration import AutoOptimizationConfig
+
+    onnx_dir, out = Path(onnx_dir), Path(out)
+    with tempfile.TemporaryDirectory() as work:
+        optimizer = ORTOptimizer.from_pretrained(onnx_dir, file_names=[ONNX_FILE])
+        optimizer.optimize(getattr(AutoOptimizationConfig, level)(for_gpu=False), save_dir=work)
+        (optimized,) = Path(work).glob("*.onnx")
+        return _finish(onnx_dir, optimized, out, {"optimized": level})
+
+
+def quantize_int8(onnx_dir: str | Path, out: str | Path, preset: str | None = None) -> Path:
+    """Dynamic int8 quantization with the preset of this CPU (or the one given).
+
+    optimum's quantizer fails on a graph ORT has already optimized (shape inference cannot type the
+    fused nodes' outputs). For such a graph, onnxruntime's quantizer is called directly with a default
+    tensor type (float), which lets it through; a plain export goes through optimum as usual.
+    """
+    onnx_dir, out = Path(onnx_dir), Path(out)
+    preset = preset or quantization_preset()
+    optimized = (read_card(onnx_dir).get("variant") or {}).get("optimized")
+    variant = {"precision": "int8", "quantization": f"dynamic-{preset}"}
+    with tempfile.TemporaryDirectory() as work:
+        if optimized:
+            target = Path(work) / ONNX_FILE
+            _quantize_with_default_type(onnx_dir / ONNX_FILE, target, preset)
+            variant["quantizer"] = "onnxruntime (DefaultTensorType=float)"
+        else:
+            from optimum.onnxruntime import ORTQuantizer
+            from optimum.onnxruntime.configuration import AutoQuantizationConfig
+
+            config = getattr(AutoQuantizationConfig, preset)(is_static=False, per_channel=False)
+            target = ORTQuantizer.from_pretrained(onnx_dir, file_name=ONNX_FILE).quantize(config, save_dir=work)
+            target = next(Path(work).glob("*quantized*.onnx")) if Path(target).is_dir() else Path(target)
+            variant["quantizer"] = "optimum"
+        return _finish(onnx_dir, target, out, variant)
+
+
+def _quantize_with_default_type(src: Path, dst: Path, preset: str) -> None:
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    weight_type = QuantType.QUInt8 if preset == "arm64" else QuantType.QInt8
+    quantize_dynamic(
+        src, dst, weight_type=weight_type, per_channel=False, reduce_range=False,
+        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+    )

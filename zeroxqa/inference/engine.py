@@ -1,0 +1,110 @@
+"""The inference engine: fast tokenizer, windows, dynamic padding, batching, the same span decoding and
+no-answer threshold as evaluation. A backend turns a padded batch into start/end logits; the rest is
+shared, so a torch reader and its ONNX variants answer through the same code.
+
+It is what `zeroxqa answer`, evaluation, the benchmark and later serving use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from tqdm.auto import tqdm
+from transformers import AutoTokenizer, PreTrainedTokenizerBase
+
+from zeroxqa.batching import collate, length_grouped_batches
+from zeroxqa.config import ReaderConfig
+from zeroxqa.decode import SpanPrediction, best_spans
+from zeroxqa.features import Features, prepare_features
+from zeroxqa.model import read_card
+
+Batch = dict[str, np.ndarray]
+
+
+class Backend(Protocol):
+    def __call__(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+class TorchBackend:
+    def __init__(self, model, threads: int | None = None):
+        import torch
+
+        if threads:
+            torch.set_num_threads(threads)
+        self.model = model
+
+    def __call__(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
+        import torch
+
+        self.model.eval()
+        with torch.inference_mode():
+            out = self.model(**{k: torch.from_numpy(v) for k, v in batch.items()})
+        return out.start_logits.float().numpy(), out.end_logits.float().numpy()
+
+
+class OnnxBackend:
+    def __init__(self, path: str | Path, threads: int | None = None):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.inputs = {i.name for i in self.session.get_inputs()}
+
+    def __call__(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
+        start, end = self.session.run(["start_logits", "end_logits"], {k: v for k, v in batch.items() if k in self.inputs})
+        return start, end
+
+
+@dataclass
+class QAEngine:
+    backend: Backend
+    tokenizer: PreTrainedTokenizerBase
+    cfg: ReaderConfig
+    threshold: float = 0.0
+
+    @classmethod
+    def load(cls, model_dir: str | Path, threads: int | None = None, cfg: ReaderConfig | None = None) -> "QAEngine":
+        """A folder with `model.onnx` runs on onnxruntime; a saved reader (safetensors) on torch."""
+        model_dir = Path(model_dir)
+        card = read_card(model_dir)
+        cfg = cfg or ReaderConfig(**card.get("reader_config", {}))
+        if (model_dir / "model.onnx").exists():
+            tokenizer = AutoTokenizer.from_pretrained(model_dir, use_fast=True)
+            backend: Backend = OnnxBackend(model_dir / "model.onnx", threads)
+        else:
+            from zeroxqa.model import load_reader
+
+            reader = load_reader(model_dir)
+            tokenizer, backend = reader.tokenizer, TorchBackend(reader.model, threads)
+        return cls(backend, tokenizer, cfg, float(card.get("null_threshold", 0.0)))
+
+    @classmethod
+    def from_reader(cls, reader, cfg: ReaderConfig, threshold: float | None = None) -> "QAEngine":
+        return cls(TorchBackend(reader.model), reader.tokenizer, cfg, reader.null_threshold if threshold is None else threshold)
+
+    def window_logits(self, features: Features, batch_size: int = 64, progress: bool = False) -> tuple[list, list]:
+        """Start and end logits of every window (unpadded), computed in length-sorted batches."""
+        starts: list = [None] * len(features)
+        ends: list = [None] * len(features)
+        batches = length_grouped_batches([len(x) for x in features.input_ids], batch_size)
+        for idx in tqdm(batches, desc="predict", disable=not progress, leave=False):
+            s, e = self.backend(collate(features, idx, self.tokenizer.pad_token_id or 0))
+            for row, i in enumerate(idx):
+                n = len(features.input_ids[i])
+                starts[i], ends[i] = s[row, :n], e[row, :n]
+        return starts, ends
+
+    def spans(self, questions: list[str], contexts: list[str], batch_size: int = 64, progress: bool = False) -> list[SpanPrediction]:
+        features = prepare_features(self.tokenizer, questions, contexts, self.cfg)
+        starts, ends = self.window_logits(features, batch_size, progress)
+        return best_spans(features, starts, ends, contexts, self.cfg)
+
+    def answer(self, questions: list[str], contexts: list[str], batch_size: int = 64) -> list[str]:
+        """The answers, "" where the reader judges the question unanswerable."""
+        return [s.answer(self.threshold) for s in self.spans(questions, contexts, batch_size)]

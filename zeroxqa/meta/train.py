@@ -1,0 +1,91 @@
+"""The meta-training driver: sample tasks, run their inner loops on workers, apply the first-order meta
+update; after each meta-epoch, checkpoint (resumable) and select by K-shot F1 on validation domains."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from zeroxqa.atomic import atomic_path, write_json
+from zeroxqa.config import AdaptConfig, MetaConfig, ReaderConfig
+from zeroxqa.meta.adapt import adapt_and_score
+from zeroxqa.meta.algorithms import apply_meta_update, outer_optimizer
+from zeroxqa.meta.inner import get_state
+from zeroxqa.meta.tasks import sample_tasks
+from zeroxqa.meta.worker import WorkerPool
+from zeroxqa.model import Reader, load_reader, save_reader
+
+STATE_FILE = "meta_state.json"
+OPTIMIZER_FILE = "optimizer.pt"
+
+
+@dataclass
+class MetaResult:
+    best_dir: Path
+    last_dir: Path
+    history: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def step_seed(seed: int, epoch: int, step: int) -> int:
+    return seed * 1_000_003 + epoch * 10_007 + step
+
+
+def validate(reader: Reader, val: dict[str, tuple[list[dict], list[dict]]], cfg: MetaConfig, reader_cfg: ReaderConfig) -> dict:
+    """Mean F1 over validation domains after a K-shot adaptation of a copy of the meta weights."""
+    adapt_cfg = AdaptConfig(min_steps=cfg.adapt_steps, epochs=1, seed=cfg.seed, max_dev=64)
+    scores = {}
+    for domain, (train_rows, dev_rows) in val.items():
+        trial = Reader(copy.deepcopy(reader.model), reader.tokenizer, reader.card)
+        scores[domain] = adapt_and_score(trial, train_rows, dev_rows, cfg.adapt_shots, adapt_cfg, reader_cfg)["f1"]
+    return {"val_f1": sum(scores.values()) / max(len(scores), 1), "val_f1_by_domain": scores}
+
+
+def meta_train(base: str, domains: dict[str, list[dict]], val: dict[str, tuple[list[dict], list[dict]]], out: str | Path,
+               cfg: MetaConfig | None = None, reader_cfg: ReaderConfig | None = None) -> MetaResult:
+    """Meta-train from `base` (or resume from `out/last`) on the in-domain train rows of `domains`."""
+    cfg, reader_cfg = cfg or MetaConfig(), reader_cfg or ReaderConfig()
+    out = Path(out)
+    last, best = out / "last", out / "best"
+    state = json.loads((out / STATE_FILE).read_text()) if (out / STATE_FILE).exists() else None
+    source = str(last) if state else base
+    reader = load_reader(source)
+    optimizer = outer_optimizer(reader.model, cfg.algorithm, cfg.outer_lr)
+    if state and (last / OPTIMIZER_FILE).exists():
+        optimizer.load_state_dict(torch.load(last / OPTIMIZER_FILE, weights_only=True))
+    history = state["history"] if state else []
+    best_f1 = state["best_val_f1"] if state else -1.0
+    pool = WorkerPool(source, reader_cfg, cfg.workers, cfg.ray_address, cfg.threads)
+    started = time.perf_counter()
+    n_support = cfg.inner_steps * cfg.inner_batch_size
+    try:
+        for epoch in range((state["epoch"] + 1) if state else 1, cfg.meta_epochs + 1):
+            t0, losses = time.perf_counter(), []
+            for step in tqdm(range(cfg.meta_steps_per_epoch), desc=f"meta-epoch {epoch}", leave=False):
+                seed = step_seed(cfg.seed, epoch, step)
+                tasks = sample_tasks(domains, cfg.tasks_per_batch, cfg.temperature, n_support, cfg.query_size, seed)
+                updates = pool.run(get_state(reader.model), tasks, cfg, [seed + i for i in range(len(tasks))])
+                apply_meta_update(reader.model, optimizer, [u.pseudo_grad for u in updates])
+                losses += [u.query_loss if u.query_loss is not None else u.support_loss for u in updates]
+            record = {"epoch": epoch, "loss": sum(losses) / len(losses), "seconds": time.perf_counter() - t0,
+                      **(validate(reader, val, cfg, reader_cfg) if val else {"val_f1": float("nan")})}
+            history.append(record)
+            tqdm.write(f"meta-epoch {epoch}: task loss {record['loss']:.3f}, K-shot val F1 {record['val_f1']:.2f}")
+            reader.card = {**reader.card, "meta_config": cfg.model_dump(), "reader_config": reader_cfg.model_dump(),
+                           "meta_epoch": epoch, "meta_history": history, "null_threshold": 0.0}
+            save_reader(reader, last)
+            with atomic_path(last / OPTIMIZER_FILE) as tmp:
+                torch.save(optimizer.state_dict(), tmp)
+            if not val or record["val_f1"] > best_f1:
+                best_f1 = record["val_f1"] if val else best_f1
+                save_reader(reader, best)
+            write_json({"epoch": epoch, "best_val_f1": best_f1, "history": history}, out / STATE_FILE)
+    finally:
+        pool.close()
+    return MetaResult(best, last, history, time.perf_counter() - started)
