@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from zeroxqa.config import AdaptConfig, BenchConfig, MainJobConfig, MetaConfig, ReaderConfig, ShardConfig, TrainConfig
+from zeroxqa.config import AdaptConfig, BenchConfig, MetaConfig, ReaderConfig, RetrainParams, ShardConfig, TrainConfig
 from zeroxqa.errors import InputError
 
 app = typer.Typer(help="ZeroxQA: domain-adapted extractive QA readers.", no_args_is_help=True, add_completion=False)
@@ -320,25 +320,59 @@ def adapt_eval_cmd(
     console.print(f"table: {out}")
 
 
-_MAIN = MainJobConfig()
+_RETRAIN = RetrainParams()
 
 
 @app.command()
 def run(
-    out: Annotated[Path, typer.Option("--out", "-o", help="output folder")] = Path(_MAIN.out),
-    max_steps: Annotated[int, typer.Option(help="training budget, in optimizer steps")] = _MAIN.max_steps,
+    out: Annotated[Path, typer.Option("--out", "-o", help="root folder of all artifacts")] = Path(_RETRAIN.out),
 ) -> None:
-    """The main job on the embedded sample: shard, train an in-domain reader, evaluate in and out of domain."""
-    from zeroxqa.main_job import run_main_job
+    """The main job: the Prefect `retrain` flow on the embedded sample (shard, meta-train, fine-tune per
+    out-domain, quantize, benchmark, register, report). Run again unchanged, every stage comes back cached."""
+    import time
 
-    result = run_main_job(MainJobConfig(out=str(out), max_steps=max_steps))
-    report_shard(result.in_shards)
-    report_shard(result.out_shards)
-    print_table("Dev EM / F1 of the in-domain reader",
-                [{k: m[k] for k in ("scope", "domain", "n", "exact", "f1", "HasAns_f1", "NoAns_f1")} for m in result.metrics])
-    console.print(f"shards: {result.in_shards.out}, {result.out_shards.out}")
-    console.print(f"model: {result.model_dir}")
-    console.print(f"report: {result.metrics_path}")
+    from flows.retrain import retrain
+
+    started = time.perf_counter()
+    result = retrain(RetrainParams(out=str(out)))
+    for p in result["promotions"]:
+        console.print(f"{p['domain']}: {p['reason']}", highlight=False)
+    console.print(f"shards: {', '.join(result['shards'])}")
+    console.print(f"meta model: {result['meta_model']}")
+    for domain, model in result["models"].items():
+        console.print(f"model {domain}: {model}")
+    console.print(f"report: {result['report']}")
+    console.print(f"registry: {result['registry']}")
+    console.print(f"finished in {time.perf_counter() - started:.0f} s")
+
+
+@app.command("watch")
+def watch_cmd(
+    inbox: Annotated[Path, typer.Argument(help="folder where new domain files land")],
+    out: Annotated[str, typer.Option(help="artifact root the onboarding flow writes to")] = _RETRAIN.out,
+    interval: Annotated[float, typer.Option(help="seconds between polls")] = 5.0,
+    once: Annotated[bool, typer.Option(help="one pass, then exit")] = False,
+) -> None:
+    """Emit `zeroxqa.domain.arrived` for each new file in INBOX (the onboarding deployment listens for it)."""
+    from zeroxqa.watch import watch
+
+    watch(inbox, out, interval=interval, once=once, log=lambda m: console.print(m, highlight=False))
+
+
+@app.command("emit-domain")
+def emit_domain(
+    domain: Annotated[str, typer.Option(help="the new domain's name")],
+    labeled: Annotated[Path | None, typer.Option(help="file of labelled questions")] = None,
+    paragraphs: Annotated[Path | None, typer.Option(help="file of unlabeled paragraphs")] = None,
+    out: Annotated[str, typer.Option(help="artifact root the onboarding flow writes to")] = _RETRAIN.out,
+) -> None:
+    """Emit one `zeroxqa.domain.arrived` event by hand."""
+    from zeroxqa.watch import emit_domain_arrived
+
+    payload = {"domain": domain, "labeled": str(labeled.resolve()) if labeled else None,
+               "paragraphs": str(paragraphs.resolve()) if paragraphs else None, "out": out}
+    emit_domain_arrived(payload)
+    console.print(f"emitted zeroxqa.domain.arrived for {domain}")
 
 
 def main() -> None:

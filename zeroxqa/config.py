@@ -47,16 +47,6 @@ class TrainConfig(BaseModel):
     threads: int | None = Field(None, ge=1, description="torch threads; default: all cores")
 
 
-class MainJobConfig(BaseModel):
-    """`zeroxqa run`: the main job on the embedded sample, with a small budget that suits a laptop."""
-
-    out: str = Field("runs/main", description="where shards, models and reports go")
-    max_steps: int = Field(60, ge=1, description="optimizer steps of the in-domain reader (the budget)")
-    epochs: int = Field(3, ge=1, description="upper bound on epochs; max_steps usually ends training first")
-    reader: ReaderConfig = Field(default_factory=lambda: ReaderConfig(max_length=192, doc_stride=48))
-    shard: ShardConfig = Field(default_factory=ShardConfig)
-
-
 class BenchConfig(BaseModel):
     """`zeroxqa bench`: which numbers, over how much data, and the acceptance gate."""
 
@@ -114,3 +104,33 @@ class AdaptConfig(BaseModel):
 
     def steps(self, n_examples: int) -> int:
         return max(self.min_steps, self.epochs * -(-n_examples // self.batch_size))
+
+
+def _sample(name: str) -> str:
+    from zeroxqa import sample
+
+    return str(getattr(sample, name))
+
+
+class RetrainParams(BaseModel):
+    """Parameters of the `retrain` flow (the Prefect UI renders them as a form) and of `zeroxqa run`.
+    The defaults are the laptop-sized main job on the embedded sample."""
+
+    in_domain_sources: list[str] = Field(default_factory=lambda: [_sample("SQUAD_THEMES")],
+                                         description="labelled in-domain inputs (meta-training)")
+    out_domain_sources: list[str] = Field(default_factory=lambda: [_sample("POLICY_SITES"), _sample("POLICY_UNLABELED")],
+                                          description="out-of-domain targets: labelled, or paragraphs only")
+    out: str = Field("runs/main", description="root folder of all artifacts")
+    base: str = Field("minilm", description="base encoder: 'minilm', a HF name or a folder")
+    val_domains: list[str] = Field(default_factory=lambda: ["Normans"], description="in-domains held out to select meta checkpoints")
+    shard: ShardConfig = Field(default_factory=ShardConfig)
+    reader: ReaderConfig = Field(default_factory=lambda: ReaderConfig(max_length=192, doc_stride=48))
+    meta: MetaConfig = Field(default_factory=lambda: MetaConfig(
+        meta_epochs=1, meta_steps_per_epoch=6, tasks_per_batch=2, inner_steps=2, adapt_shots=16, adapt_steps=6, workers=2))
+    finetune: TrainConfig = Field(default_factory=lambda: TrainConfig(epochs=2, max_steps=30))
+    bench: BenchConfig = Field(default_factory=lambda: BenchConfig(latency_questions=20, max_questions=40))
+    registry: str | None = Field(None, description="registry JSON; default OUT/registry.json")
+
+    @property
+    def registry_path(self) -> str:
+        return self.registry or f"{self.out}/registry.json"

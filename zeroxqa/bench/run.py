@@ -15,14 +15,14 @@ from zeroxqa.model import read_card
 
 
 def run_bench(reader_dir: str | Path, rows: list[dict], out: str | Path, cfg: BenchConfig | None = None,
-              data_label: str = "", progress=print) -> dict:
+              data_label: str = "", progress=print, prebuilt: dict[str, Path] | None = None) -> dict:
     cfg = cfg or BenchConfig()
     out = Path(out)
     rows = rows[: cfg.max_questions] if cfg.max_questions else rows
     if not rows:
         raise ValueError("no rows to benchmark on")
     progress("building variants (ONNX export, optimization, int8)...")
-    variants = build_variants(reader_dir, out / "variants", cfg.optimize_level)
+    variants = build_variants(reader_dir, out / "variants", cfg.optimize_level, prebuilt)
     results = []
     jobs = [(HF_PIPELINE, measure_hf_pipeline, Path(reader_dir))] if cfg.hf_pipeline else []
     jobs += [(name, measure_engine, folder) for name, folder in variants.items()]

@@ -9,18 +9,21 @@ from zeroxqa.export.onnx import export_onnx, optimize_onnx, quantize_int8
 REFERENCE = "torch-fp32"
 
 
-def build_variants(reader_dir: str | Path, out: str | Path, optimize_level: str = "O2") -> dict[str, Path]:
+def build_variants(reader_dir: str | Path, out: str | Path, optimize_level: str = "O2",
+                   prebuilt: dict[str, Path] | None = None) -> dict[str, Path]:
     """name -> folder. The int8 model is quantized from the plain export (the reliable path); the optimized
-    graph is quantized too, through the default-tensor-type fallback."""
-    out = Path(out)
-    fp32 = export_onnx(reader_dir, out / "onnx-fp32")
-    optimized = optimize_onnx(fp32, out / f"onnx-{optimize_level.lower()}", optimize_level)
+    graph is quantized too, through the default-tensor-type fallback. Variants in `prebuilt` (for example
+    the pipeline's quantize stage output) are used as they are."""
+    out, prebuilt = Path(out), prebuilt or {}
+    opt = f"onnx-{optimize_level.lower()}"
+    fp32 = prebuilt.get("onnx-fp32") or export_onnx(reader_dir, out / "onnx-fp32")
+    optimized = prebuilt.get(opt) or optimize_onnx(fp32, out / opt, optimize_level)
     return {
         REFERENCE: Path(reader_dir),
-        "onnx-fp32": fp32,
-        f"onnx-{optimize_level.lower()}": optimized,
-        "onnx-int8": quantize_int8(fp32, out / "onnx-int8"),
-        f"onnx-{optimize_level.lower()}-int8": quantize_int8(optimized, out / f"onnx-{optimize_level.lower()}-int8"),
+        "onnx-fp32": Path(fp32),
+        opt: Path(optimized),
+        "onnx-int8": Path(prebuilt.get("onnx-int8") or quantize_int8(fp32, out / "onnx-int8")),
+        f"{opt}-int8": quantize_int8(optimized, out / f"{opt}-int8"),
     }
 
 

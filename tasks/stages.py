@@ -1,0 +1,90 @@
+"""Thin Prefect tasks around the stages in `zeroxqa.pipeline`.
+
+Cache keys are the stages' own content keys (input artifacts' hashes + config + code version), never a
+pickle of tensors; results are artifact paths or small JSON summaries. Transient failures are retried.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Callable
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from zeroxqa import pipeline
+from zeroxqa.config import BenchConfig, MetaConfig, ReaderConfig, ShardConfig, TrainConfig
+
+COMMON: dict[str, Any] = {"persist_result": True, "result_serializer": "json", "retries": 1, "retry_delay_seconds": 5}
+
+
+def keyed(key_fn: Callable[..., str]) -> Callable:
+    """A Prefect cache_key_fn: the pipeline's content key of the stage, plus where its output lives (a
+    cached result is a path under `root`, so another root is another cache entry)."""
+    names = list(inspect.signature(key_fn).parameters)
+
+    def cache_key(context, parameters: dict) -> str:
+        key = key_fn(**{n: parameters[n] for n in names})
+        return hashlib.sha256(f"{key}:{Path(parameters['root']).resolve()}".encode()).hexdigest()
+
+    return cache_key
+
+
+@task(name="shard", cache_key_fn=keyed(pipeline.shard_key), **COMMON)
+def shard(sources: list[str], root: str, cfg: ShardConfig, name: str) -> str:
+    return pipeline.shard_stage(sources, root, cfg, name)
+
+
+@task(name="meta-train", cache_key_fn=keyed(pipeline.meta_key), **COMMON)
+def meta_train(in_shards: str, root: str, base: str, val_domains: list[str], cfg: MetaConfig, reader_cfg: ReaderConfig) -> str:
+    return pipeline.meta_stage(in_shards, root, base, val_domains, cfg, reader_cfg)
+
+
+@task(name="fine-tune", cache_key_fn=keyed(pipeline.finetune_key), task_run_name="fine-tune-{domain}", **COMMON)
+def fine_tune(init: str, shards: str, domain: str, root: str, cfg: TrainConfig, reader_cfg: ReaderConfig) -> str:
+    return pipeline.finetune_stage(init, shards, domain, root, cfg, reader_cfg)
+
+
+@task(name="quantize", cache_key_fn=keyed(pipeline.quantize_key), **COMMON)
+def quantize(model_dir: str, root: str) -> str:
+    return pipeline.quantize_stage(model_dir, root)
+
+
+@task(name="benchmark", cache_key_fn=keyed(pipeline.benchmark_key), task_run_name="benchmark-{domain}", **COMMON)
+def benchmark(model_dir: str, quantized: str, shards: str, domain: str, root: str, cfg: BenchConfig) -> dict:
+    return pipeline.benchmark_stage(model_dir, quantized, shards, domain, root, cfg)
+
+
+@task(name="register")
+def register(registry: str, summary: dict) -> dict:
+    """Promotion gate: the domain's model is replaced only if the new one measures at least as well."""
+    from zeroxqa.registry import promote
+
+    candidate = {k: summary[k] for k in ("f1", "exact", "p50_ms", "model", "accepted", "report")}
+    return asdict(promote(registry, summary["domain"], candidate))
+
+
+@task(name="record-meta-model")
+def record_meta_model(registry: str, model: str) -> str:
+    from zeroxqa.registry import record_meta_model as record
+
+    record(registry, model)
+    return model
+
+
+@task(name="report")
+def report(benchmarks: list[dict], promotions: list[dict], skipped: dict[str, str], out: str) -> str:
+    """The retraining report, written to disk and published as Prefect artifacts (markdown and table)."""
+    from zeroxqa.atomic import write_text
+
+    text = pipeline.report_markdown(benchmarks, promotions, skipped)
+    path = write_text(text, Path(out) / "report.md")
+    create_markdown_artifact(markdown=text, key="zeroxqa-retrain-report", description="ZeroxQA retraining report")
+    rows = [{"domain": b["domain"], **{k: r[k] for k in ("variant", "f1", "exact", "p50_ms", "p95_ms", "throughput_qps", "size_mb")}}
+            for b in benchmarks for r in b["table"]]
+    if rows:
+        create_table_artifact(table=rows, key="zeroxqa-benchmark", description="Benchmark of every variant per domain")
+    return str(path)

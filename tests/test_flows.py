@@ -1,0 +1,135 @@
+"""The Prefect flows on a tiny config: end to end, all cached on a second run, a failed stage retried
+without recomputing the stages before it, an event's payload as the onboarding parameters."""
+
+from __future__ import annotations
+
+import json
+
+import jinja2
+import pytest
+
+from zeroxqa import pipeline
+from zeroxqa.config import BenchConfig, MetaConfig, ReaderConfig, RetrainParams, TrainConfig
+from zeroxqa.sample import POLICY_SITES, POLICY_UNLABELED, SQUAD_THEMES
+
+STAGES = ("shard_stage", "meta_stage", "finetune_stage", "quantize_stage", "benchmark_stage")
+
+
+@pytest.fixture(scope="module")
+def harness(tmp_path_factory):
+    import os
+
+    os.environ["PREFECT_LOCAL_STORAGE_PATH"] = str(tmp_path_factory.mktemp("prefect-storage"))
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness():
+        yield
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """Count how often each pipeline stage really runs (a cached task does not call it)."""
+    counts = {name: 0 for name in STAGES}
+    for name in STAGES:
+        real = getattr(pipeline, name)
+
+        def spy(*args, _real=real, _name=name, **kwargs):
+            counts[_name] += 1
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(pipeline, name, spy)
+    return counts
+
+
+def one_site(tmp_path) -> str:
+    doc = json.loads(POLICY_SITES.read_text())
+    doc["data"] = [{**doc["data"][0], "paragraphs": doc["data"][0]["paragraphs"][:4]}]
+    path = tmp_path / "site.json"
+    path.write_text(json.dumps(doc))
+    return str(path)
+
+
+def tiny_params(tiny_dir, tmp_path) -> RetrainParams:
+    return RetrainParams(
+        in_domain_sources=[str(SQUAD_THEMES)], out_domain_sources=[one_site(tmp_path), str(POLICY_UNLABELED)],
+        out=str(tmp_path / "runs"), base=str(tiny_dir), val_domains=["Normans"],
+        reader=ReaderConfig(max_length=128, doc_stride=32),
+        meta=MetaConfig(meta_epochs=1, meta_steps_per_epoch=1, tasks_per_batch=1, inner_steps=1, adapt_shots=4,
+                        adapt_steps=1, workers=0, threads=1),
+        finetune=TrainConfig(epochs=1, max_steps=2, batch_size=4),
+        bench=BenchConfig(latency_questions=2, warmup=0, max_questions=6, batch_size=4, threads=1, hf_pipeline=False),
+    )
+
+
+def test_retrain_end_to_end_then_cached_then_onboarding(harness, calls, tiny_reader, tmp_path):
+    from flows.onboard import onboard_domain
+    from flows.retrain import retrain
+    from zeroxqa.model import save_reader
+
+    tiny_dir = save_reader(tiny_reader, tmp_path / "tiny")
+    params = tiny_params(tiny_dir, tmp_path)
+    first = retrain(params)
+    assert calls == {"shard_stage": 2, "meta_stage": 1, "finetune_stage": 1, "quantize_stage": 1, "benchmark_stage": 1}
+    registry = json.loads((tmp_path / "runs" / "registry.json").read_text())
+    assert list(registry["domains"]) == ["ted.com"] and registry["meta_model"] == first["meta_model"]
+    assert first["promotions"][0]["promoted"]
+    report = (tmp_path / "runs" / "report.md").read_text()
+    assert "| ted.com |" in report and "yahoo.com | (skipped)" in report
+
+    second = retrain(params)
+    assert calls == {"shard_stage": 2, "meta_stage": 1, "finetune_stage": 1, "quantize_stage": 1, "benchmark_stage": 1}
+    assert second["models"] == first["models"]
+    assert not second["promotions"][0]["promoted"] or second["promotions"][0]["candidate_f1"] >= second["promotions"][0]["current_f1"]
+
+    # a domain arrives: the event's payload, rendered like Prefect renders the trigger's parameters
+    from deployments.triggers import ONBOARD_PARAMETERS
+
+    payload = {"domain": "walmart.com", "labeled": str(POLICY_SITES), "paragraphs": None, "out": str(tmp_path / "runs")}
+    rendered = {k: jinja2.Template(v).render(event={"payload": payload}) for k, v in ONBOARD_PARAMETERS.items()}
+    assert rendered["domain"] == "walmart.com" and rendered["labeled"] == str(POLICY_SITES)
+    result = onboard_domain(**rendered, finetune=params.finetune, reader=params.reader, bench=params.bench)
+    registry = json.loads((tmp_path / "runs" / "registry.json").read_text())
+    assert set(registry["domains"]) == {"ted.com", "walmart.com"}
+    assert result["model"].startswith(str(tmp_path / "runs" / "finetune"))
+
+
+def test_failed_stage_retried_does_not_recompute_earlier_stages(harness, calls, tiny_reader, tmp_path, monkeypatch):
+    from flows.retrain import retrain
+    from zeroxqa.model import save_reader
+
+    params = tiny_params(save_reader(tiny_reader, tmp_path / "tiny"), tmp_path)
+    real_quantize = pipeline.quantize_stage
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("killed during quantize")
+
+    monkeypatch.setattr(pipeline, "quantize_stage", broken)
+    with pytest.raises(RuntimeError, match="killed during quantize"):
+        retrain(params)
+    done_before = dict(calls)
+    assert done_before["meta_stage"] == 1 and done_before["finetune_stage"] == 1
+
+    monkeypatch.setattr(pipeline, "quantize_stage", real_quantize)
+    retrain(params)
+    assert calls["meta_stage"] == 1 and calls["finetune_stage"] == 1 and calls["shard_stage"] == 2
+    assert calls["benchmark_stage"] == 1
+
+
+def test_onboarding_without_labels_fails_clearly(harness, tmp_path):
+    from flows.onboard import onboard_domain
+
+    with pytest.raises(ValueError, match="paragraphs only"):
+        onboard_domain(domain="yahoo.com", labeled="None", paragraphs=str(POLICY_UNLABELED), out=str(tmp_path / "runs"))
+
+
+def test_watch_announces_each_new_file_once(tmp_path):
+    from zeroxqa.watch import watch
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "privacy.txt").write_text("We collect data.\n\nWe share nothing.\n")
+    (inbox / "site.json").write_text(POLICY_SITES.read_text())
+    sent: list[dict] = []
+    watch(inbox, "runs/x", emit=sent.append, once=True, log=lambda m: None)
+    assert [(p["domain"], bool(p["labeled"]), bool(p["paragraphs"])) for p in sent] == [("privacy", False, True), ("site", True, False)]
+    assert watch(inbox, "runs/x", emit=sent.append, once=True, log=lambda m: None) == []

@@ -1,0 +1,164 @@
+"""The stages of the retraining DAG as plain functions: artifact paths in, artifact paths out.
+
+Each stage derives a key from the content of its inputs, its config and the code version, writes into
+`ROOT/<stage>/<key>` and marks the folder done. Called again with the same inputs it returns the finished
+folder at once; that is what makes a failed run resumable, with or without an orchestrator. The Prefect
+tasks in `tasks/` wrap these functions and cache on the same keys.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from zeroxqa.artifacts import is_done, mark_done, stage_dir, stage_key
+from zeroxqa.atomic import write_json
+from zeroxqa.config import BenchConfig, MetaConfig, ReaderConfig, ShardConfig, TrainConfig
+from zeroxqa.dataset import domain_splits, load_rows, rows_sha256
+from zeroxqa.model import load_reader
+
+
+def _fresh(folder: Path) -> Path:
+    """Start a stage folder anew (a half-written one from a killed run is discarded)."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def shard_key(sources: list[str], cfg: ShardConfig, name: str) -> str:
+    from zeroxqa.readers import SourceSpec
+
+    specs = [SourceSpec.parse(s) for s in sources]
+    return stage_key("shard", [s.path for s in specs], cfg, name=name, sources=[str(s) for s in specs])
+
+
+def shard_stage(sources: list[str], root: str, cfg: ShardConfig, name: str) -> str:
+    from zeroxqa.readers import SourceSpec
+    from zeroxqa.shard import shard
+
+    out = stage_dir(root, f"shards-{name}", shard_key(sources, cfg, name))
+    if not is_done(out):
+        shard([SourceSpec.parse(s) for s in sources], _fresh(out), cfg)
+        mark_done(out)
+    return str(out)
+
+
+def domains_of(shards: str, kind: str = "qa") -> list[str]:
+    import pyarrow.parquet as pq
+
+    return sorted(r["domain"] for r in pq.read_table(Path(shards) / "manifest.parquet").to_pylist() if r["kind"] == kind)
+
+
+def meta_key(in_shards: str, base: str, val_domains: list[str], cfg: MetaConfig, reader_cfg: ReaderConfig) -> str:
+    return stage_key("meta", [in_shards], {"meta": cfg.model_dump(), "reader": reader_cfg.model_dump()},
+                     base=base, val=sorted(val_domains), base_hash=_model_hash(base))
+
+
+def meta_stage(in_shards: str, root: str, base: str, val_domains: list[str], cfg: MetaConfig, reader_cfg: ReaderConfig) -> str:
+    """Meta-train on the in-domain shards; returns the best meta checkpoint. A killed run resumes from its
+    last meta-epoch checkpoint (the stage folder is kept until it is done)."""
+    from zeroxqa.meta.train import meta_train
+
+    out = stage_dir(root, "meta", meta_key(in_shards, base, val_domains, cfg, reader_cfg))
+    if not is_done(out):
+        splits = domain_splits([in_shards])
+        train = {d: tr for d, (tr, _) in splits.items() if d not in val_domains and tr}
+        val = {d: splits[d] for d in val_domains if d in splits}
+        meta_train(base, train, val, out, cfg, reader_cfg)
+        mark_done(out)
+    return str(out / "best")
+
+
+def _model_hash(model: str) -> str:
+    """Content of a local model folder; a name (like 'minilm' or a hub id) stands for itself."""
+    from zeroxqa.artifacts import content_hash
+
+    return content_hash(model) if Path(model).exists() else model
+
+
+def finetune_key(init: str, shards: str, domain: str, cfg: TrainConfig, reader_cfg: ReaderConfig) -> str:
+    return stage_key("finetune", [init, shards], {"train": cfg.model_dump(), "reader": reader_cfg.model_dump()}, domain=domain)
+
+
+def finetune_stage(init: str, shards: str, domain: str, root: str, cfg: TrainConfig, reader_cfg: ReaderConfig) -> str:
+    """Fine-tune `init` on one domain's train split (dev split picks the epoch and the threshold)."""
+    from zeroxqa.train import train_reader
+
+    out = stage_dir(root, "finetune", finetune_key(init, shards, domain, cfg, reader_cfg))
+    if not is_done(out):
+        train_rows, dev_rows = load_rows([shards], "train", [domain]), load_rows([shards], "dev", [domain])
+        card = {"domain": domain, "init": init, "train_data_sha256": rows_sha256(train_rows)}
+        _fresh(out)
+        train_reader(load_reader(init), train_rows, dev_rows, out / "model", reader_cfg, cfg, card=card)
+        mark_done(out)
+    return str(out / "model")
+
+
+def quantize_key(model_dir: str) -> str:
+    from zeroxqa.export.cpu import quantization_preset
+
+    return stage_key("quantize", [model_dir], preset=quantization_preset())
+
+
+def quantize_stage(model_dir: str, root: str) -> str:
+    """Export to ONNX and quantize to int8 with this CPU's preset; returns the stage folder holding
+    `onnx-fp32/` and `onnx-int8/`."""
+    from zeroxqa.export.onnx import export_onnx, quantize_int8
+
+    out = stage_dir(root, "quantize", quantize_key(model_dir))
+    if not is_done(out):
+        _fresh(out)
+        quantize_int8(export_onnx(model_dir, out / "onnx-fp32"), out / "onnx-int8")
+        mark_done(out)
+    return str(out)
+
+
+def benchmark_key(model_dir: str, quantized: str, shards: str, domain: str, cfg: BenchConfig) -> str:
+    return stage_key("benchmark", [model_dir, quantized, shards], cfg, domain=domain)
+
+
+def benchmark_stage(model_dir: str, quantized: str, shards: str, domain: str, root: str, cfg: BenchConfig) -> dict:
+    """Benchmark every variant on the domain's dev split; returns the summary (also in summary.json)."""
+    from zeroxqa.bench.run import run_bench
+
+    out = stage_dir(root, "benchmark", benchmark_key(model_dir, quantized, shards, domain, cfg))
+    if not is_done(out):
+        rows = load_rows([shards], "dev", [domain])
+        prebuilt = {"onnx-fp32": Path(quantized) / "onnx-fp32", "onnx-int8": Path(quantized) / "onnx-int8"}
+        result = run_bench(model_dir, rows, _fresh(out), cfg, data_label=f"{domain} dev", progress=lambda m: None,
+                           prebuilt=prebuilt)
+        accepted = next(r for r in result["results"] if r["variant"] == result["decision"].accepted)
+        summary = {
+            "domain": domain,
+            "accepted": result["decision"].accepted,
+            "model": str(result["variants"][result["decision"].accepted]),
+            "f1": accepted["f1"],
+            "exact": accepted["exact"],
+            "p50_ms": accepted["p50_ms"],
+            "reasons": result["decision"].reasons,
+            "report": str(out / "report.md"),
+            "table": [{k: v for k, v in r.items() if k != "latencies_ms"} for r in result["results"]],
+        }
+        write_json(summary, out / "summary.json")
+        mark_done(out)
+    return json.loads((out / "summary.json").read_text())
+
+
+def report_markdown(benchmarks: list[dict], promotions: list[dict], skipped: dict[str, str]) -> str:
+    lines = ["# ZeroxQA retraining report", "", "| domain | accepted variant | F1 | EM | p50 ms | registry |", "|---|---|---|---|---|---|"]
+    by_domain = {p["domain"]: p for p in promotions}
+    for b in benchmarks:
+        p = by_domain.get(b["domain"], {})
+        lines.append(f"| {b['domain']} | {b['accepted']} | {b['f1']:.2f} | {b['exact']:.2f} | {b['p50_ms']:.1f} | {p.get('reason', '')} |")
+    for domain, why in skipped.items():
+        lines.append(f"| {domain} | (skipped) | | | | {why} |")
+    lines += ["", "Per-domain benchmark reports:", ""] + [f"- {b['domain']}: `{b['report']}`" for b in benchmarks]
+    return "\n".join(lines) + "\n"
+
+
+def current_meta_model(registry: str) -> str:
+    """The meta model of the last retraining (recorded in the registry), else the base encoder."""
+    from zeroxqa.registry import load_registry
+
+    return load_registry(registry).get("meta_model") or "minilm"

@@ -1,0 +1,70 @@
+"""Watching an inbox folder for new domain files and announcing them as `zeroxqa.domain.arrived` events.
+
+A file is announced once (its name, size and modification time are remembered in `.zeroxqa-seen.json`
+inside the inbox). The domain is the file name's stem; a file of questions (theme CSV, SQuAD JSON, MRQA
+JSONL, Parquet) is sent as `labeled`, a file of paragraphs as `paragraphs`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+from zeroxqa.atomic import write_json
+from zeroxqa.errors import InputError
+from zeroxqa.readers import detect_format, kind_of
+
+EVENT = "zeroxqa.domain.arrived"
+SEEN = ".zeroxqa-seen.json"
+
+
+def given(value: str | None) -> str | None:
+    """A templated event parameter: Jinja renders a missing payload field as "None" or ""."""
+    return None if value is None or str(value).strip() in ("", "None", "null") else str(value)
+
+
+def arrival_payload(path: Path, out: str) -> dict:
+    kind = kind_of(detect_format(path))
+    payload = {"domain": path.name.split(".")[0], "labeled": None, "paragraphs": None, "out": out}
+    payload["labeled" if kind == "qa" else "paragraphs"] = str(path.resolve())
+    return payload
+
+
+def new_files(inbox: Path) -> Iterator[Path]:
+    seen_path = inbox / SEEN
+    seen = json.loads(seen_path.read_text()) if seen_path.exists() else {}
+    for path in sorted(p for p in inbox.iterdir() if p.is_file() and not p.name.startswith(".")):
+        stamp = f"{path.stat().st_size}:{path.stat().st_mtime_ns}"
+        if seen.get(path.name) != stamp:
+            seen[path.name] = stamp
+            write_json(seen, seen_path)
+            yield path
+
+
+def emit_domain_arrived(payload: dict) -> None:
+    from prefect.events import emit_event
+
+    emit_event(event=EVENT, resource={"prefect.resource.id": f"zeroxqa.domain.{payload['domain']}"}, payload=payload)
+
+
+def watch(inbox: str | Path, out: str, emit: Callable[[dict], None] = emit_domain_arrived, interval: float = 5.0,
+          once: bool = False, log: Callable[[str], None] = print) -> list[dict]:
+    """Poll `inbox`; emit an event for each new or changed file. With `once`, one pass and return."""
+    inbox = Path(inbox)
+    inbox.mkdir(parents=True, exist_ok=True)
+    sent = []
+    while True:
+        for path in new_files(inbox):
+            try:
+                payload = arrival_payload(path, out)
+            except InputError as e:
+                log(f"skipped {path}: {e}")
+                continue
+            emit(payload)
+            sent.append(payload)
+            log(f"{EVENT}: {payload['domain']} ({path.name})")
+        if once:
+            return sent
+        time.sleep(interval)
