@@ -14,7 +14,6 @@ from zeroxqa.export.cpu import quantization_preset
 from zeroxqa.export.onnx import export_onnx, optimize_onnx, quantize_int8
 from zeroxqa.features import prepare_features
 from zeroxqa.inference import QAEngine
-from zeroxqa.model import save_reader
 
 from helpers import ROWS, SMALL
 

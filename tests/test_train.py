@@ -9,7 +9,7 @@ import torch
 from typer.testing import CliRunner
 
 from zeroxqa.cli import app
-from zeroxqa.config import ReaderConfig, TrainConfig
+from zeroxqa.config import TrainConfig
 from zeroxqa.evaluate import ALL, evaluate
 from zeroxqa.inference import QAEngine
 from zeroxqa.model import CARD_FILE, load_reader, save_reader

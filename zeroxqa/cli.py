@@ -17,7 +17,7 @@ from zeroxqa.errors import InputError
 app = typer.Typer(help="ZeroxQA: domain-adapted extractive QA readers.", no_args_is_help=True, add_completion=False)
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
-_SHARD_DEFAULTS = ShardConfig()
+_SHARD = ShardConfig()
 _READER = ReaderConfig()
 _TRAIN = TrainConfig()
 
@@ -54,8 +54,8 @@ def print_table(title: str, rows: list[dict], limit: int = 40) -> None:
 def shard(
     inputs: Annotated[list[str], typer.Argument(help="input files: PATH, DOMAIN=PATH or DOMAIN:SPLIT=PATH")],
     out: Annotated[Path, typer.Option("--out", "-o", help="output folder")],
-    dev_fraction: Annotated[float, typer.Option(help="share of contexts held out as dev")] = _SHARD_DEFAULTS.dev_fraction,
-    seed: Annotated[int, typer.Option(help="split seed")] = _SHARD_DEFAULTS.seed,
+    dev_fraction: Annotated[float, typer.Option(help="share of contexts held out as dev")] = _SHARD.dev_fraction,
+    seed: Annotated[int, typer.Option(help="split seed")] = _SHARD.seed,
 ) -> None:
     """Validate inputs and write one Parquet shard per domain, a manifest, a quarantine and the reconciliation."""
     from zeroxqa.readers import SourceSpec
@@ -68,14 +68,16 @@ def shard(
 
 
 def report_shard(result) -> None:
+    from zeroxqa.shard import RECON_KEYS
+
     recon = result.reconciliation.to_pylist()
     by_file: dict[str, dict] = {}
     for r in recon:
-        agg = by_file.setdefault(r["file"], {"file": r["file"], "domains": 0, "read": 0, "kept": 0, "repaired": 0, "quarantined": 0})
+        agg = by_file.setdefault(r["file"], {"file": r["file"], "domains": 0, **{k: 0 for k in RECON_KEYS}})
         agg["domains"] += 1
-        for k in ("read", "kept", "repaired", "quarantined"):
+        for k in RECON_KEYS:
             agg[k] += r[k]
-    total = {k: sum(r[k] for r in recon) for k in ("read", "kept", "repaired", "quarantined")}
+    total = {k: sum(r[k] for r in recon) for k in RECON_KEYS}
     print_table("Reconciliation by file (read = kept + quarantined)", list(by_file.values()))
     manifest = result.manifest.select(["kind", "domain", "rows", "answerable", "unanswerable", "contexts", "train", "dev"])
     print_table(f"Shards ({manifest.num_rows})", manifest.to_pylist())

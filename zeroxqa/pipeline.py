@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from pathlib import Path
 
 from zeroxqa.artifacts import is_done, mark_done, stage_dir, stage_key
 from zeroxqa.atomic import write_json
 from zeroxqa.config import BenchConfig, MetaConfig, ReaderConfig, ShardConfig, TrainConfig
 from zeroxqa.dataset import domain_splits, load_rows, rows_sha256
-from zeroxqa.model import load_reader
+from zeroxqa.isolate import run_isolated
+
+
+_MEASURING = threading.Lock()
 
 
 def _fresh(folder: Path) -> Path:
@@ -82,17 +86,22 @@ def finetune_key(init: str, shards: str, domain: str, cfg: TrainConfig, reader_c
 
 
 def finetune_stage(init: str, shards: str, domain: str, root: str, cfg: TrainConfig, reader_cfg: ReaderConfig) -> str:
-    """Fine-tune `init` on one domain's train split (dev split picks the epoch and the threshold)."""
-    from zeroxqa.train import train_reader
-
+    """Fine-tune `init` on one domain's train split (dev split picks the epoch and the threshold), in its
+    own process so that several domains can fine-tune at once."""
     out = stage_dir(root, "finetune", finetune_key(init, shards, domain, cfg, reader_cfg))
     if not is_done(out):
-        train_rows, dev_rows = load_rows([shards], "train", [domain]), load_rows([shards], "dev", [domain])
-        card = {"domain": domain, "init": init, "train_data_sha256": rows_sha256(train_rows)}
-        _fresh(out)
-        train_reader(load_reader(init), train_rows, dev_rows, out / "model", reader_cfg, cfg, card=card)
+        run_isolated(_finetune, init, shards, domain, str(_fresh(out) / "model"), cfg, reader_cfg)
         mark_done(out)
     return str(out / "model")
+
+
+def _finetune(init: str, shards: str, domain: str, model_dir: str, cfg: TrainConfig, reader_cfg: ReaderConfig) -> None:
+    from zeroxqa.model import load_reader
+    from zeroxqa.train import train_reader
+
+    train_rows, dev_rows = load_rows([shards], "train", [domain]), load_rows([shards], "dev", [domain])
+    card = {"domain": domain, "init": init, "train_data_sha256": rows_sha256(train_rows)}
+    train_reader(load_reader(init), train_rows, dev_rows, model_dir, reader_cfg, cfg, card=card)
 
 
 def quantize_key(model_dir: str) -> str:
@@ -102,16 +111,19 @@ def quantize_key(model_dir: str) -> str:
 
 
 def quantize_stage(model_dir: str, root: str) -> str:
-    """Export to ONNX and quantize to int8 with this CPU's preset; returns the stage folder holding
-    `onnx-fp32/` and `onnx-int8/`."""
-    from zeroxqa.export.onnx import export_onnx, quantize_int8
-
+    """Export to ONNX and quantize to int8 with this CPU's preset (in its own process); returns the stage
+    folder holding `onnx-fp32/` and `onnx-int8/`."""
     out = stage_dir(root, "quantize", quantize_key(model_dir))
     if not is_done(out):
-        _fresh(out)
-        quantize_int8(export_onnx(model_dir, out / "onnx-fp32"), out / "onnx-int8")
+        run_isolated(_quantize, model_dir, str(_fresh(out)))
         mark_done(out)
     return str(out)
+
+
+def _quantize(model_dir: str, out: str) -> None:
+    from zeroxqa.export.onnx import export_onnx, quantize_int8
+
+    quantize_int8(export_onnx(model_dir, Path(out) / "onnx-fp32"), Path(out) / "onnx-int8")
 
 
 def benchmark_key(model_dir: str, quantized: str, shards: str, domain: str, cfg: BenchConfig) -> str:
@@ -121,13 +133,17 @@ def benchmark_key(model_dir: str, quantized: str, shards: str, domain: str, cfg:
 def benchmark_stage(model_dir: str, quantized: str, shards: str, domain: str, root: str, cfg: BenchConfig) -> dict:
     """Benchmark every variant on the domain's dev split; returns the summary (also in summary.json)."""
     from zeroxqa.bench.run import run_bench
+    from zeroxqa.bench.variants import build_variants
 
     out = stage_dir(root, "benchmark", benchmark_key(model_dir, quantized, shards, domain, cfg))
     if not is_done(out):
         rows = load_rows([shards], "dev", [domain])
-        prebuilt = {"onnx-fp32": Path(quantized) / "onnx-fp32", "onnx-int8": Path(quantized) / "onnx-int8"}
-        result = run_bench(model_dir, rows, _fresh(out), cfg, data_label=f"{domain} dev", progress=lambda m: None,
-                           prebuilt=prebuilt)
+        given = {"onnx-fp32": Path(quantized) / "onnx-fp32", "onnx-int8": Path(quantized) / "onnx-int8"}
+        # the remaining exports run in their own process; the measurements already do
+        prebuilt = run_isolated(build_variants, model_dir, _fresh(out) / "variants", cfg.optimize_level, given)
+        with _MEASURING:  # one benchmark at a time: latencies measured side by side would be meaningless
+            result = run_bench(model_dir, rows, out, cfg, data_label=f"{domain} dev", progress=lambda m: None,
+                               prebuilt=prebuilt)
         accepted = next(r for r in result["results"] if r["variant"] == result["decision"].accepted)
         summary = {
             "domain": domain,

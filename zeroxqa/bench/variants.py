@@ -16,6 +16,8 @@ def build_variants(reader_dir: str | Path, out: str | Path, optimize_level: str 
     the pipeline's quantize stage output) are used as they are."""
     out, prebuilt = Path(out), prebuilt or {}
     opt = f"onnx-{optimize_level.lower()}"
+    if {REFERENCE, "onnx-fp32", opt, "onnx-int8", f"{opt}-int8"} <= set(prebuilt):
+        return {k: Path(v) for k, v in prebuilt.items()}
     fp32 = prebuilt.get("onnx-fp32") or export_onnx(reader_dir, out / "onnx-fp32")
     optimized = prebuilt.get(opt) or optimize_onnx(fp32, out / opt, optimize_level)
     return {
