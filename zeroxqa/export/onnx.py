@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Literal
 
+from zeroxqa.atomic import atomic_dir
 from zeroxqa.export.cpu import quantization_preset
 from zeroxqa.model import CARD_FILE, read_card
 
@@ -17,9 +18,7 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_ma
 
 def _finish(src_dir: Path, onnx_file: Path, out: Path, variant: dict) -> Path:
     """Assemble a variant folder atomically: model.onnx, config, tokenizer, card with the variant recorded."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_dir(out) as tmp:
         shutil.copyfile(onnx_file, tmp / ONNX_FILE)
         for name in ("config.json", *TOKENIZER_FILES):
             if (src_dir / name).exists():
@@ -27,10 +26,6 @@ def _finish(src_dir: Path, onnx_file: Path, out: Path, variant: dict) -> Path:
         card = read_card(src_dir)
         card["variant"] = {**card.get("variant", {}), **variant}
         (tmp / CARD_FILE).write_text(json.dumps(card, indent=2, default=str) + "\n")
-        shutil.rmtree(out, ignore_errors=True)
-        tmp.rename(out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 
