@@ -1,13 +1,13 @@
-"""onboard_domain: one new domain's labelled examples (and paragraphs) -> shard -> fine-tune from the
-current meta model -> quantize -> benchmark -> register. Triggered by a `zeroxqa.domain.arrived` event."""
+"""onboard_domain: one new domain's labelled examples or paragraphs -> shard -> (synthetic QA when it has
+paragraphs only) -> fine-tune from the current meta model -> quantize -> benchmark -> register. Triggered by a `zeroxqa.domain.arrived` event."""
 
 from __future__ import annotations
 
 from prefect import flow
 
 from tasks import stages
-from zeroxqa.config import BenchConfig, ReaderConfig, ShardConfig, TrainConfig
-from zeroxqa.pipeline import current_meta_model, domains_of
+from zeroxqa.config import BenchConfig, ReaderConfig, ShardConfig, SynthConfig, TrainConfig
+from zeroxqa.pipeline import best_registered_reader, current_meta_model, domains_of, synthetic_rows
 from zeroxqa.watch import given
 
 
@@ -21,18 +21,26 @@ def onboard_domain(
     finetune: TrainConfig = TrainConfig(epochs=2, max_steps=30),
     reader: ReaderConfig = ReaderConfig(max_length=192, doc_stride=48),
     bench: BenchConfig = BenchConfig(latency_questions=20, max_questions=40),
+    synth: SynthConfig = SynthConfig(noun_chunks=True),
+    synth_reader: str | None = None,
 ) -> dict:
     labeled, paragraphs, out = given(labeled), given(paragraphs), given(out) or "runs/main"
     sources = [f"{domain}={p}" for p in (labeled, paragraphs) if p]
     if not sources:
         raise ValueError(f"domain {domain!r}: the event named no 'labeled' or 'paragraphs' file")
     shards = stages.shard(sources, out, ShardConfig(), f"domain-{domain}")
-    if domain not in domains_of(shards, "qa"):
-        raise ValueError(f"domain {domain!r} has paragraphs only; synthetic QA generation is not available yet, "
-                         "so it needs labelled examples ('labeled') to be onboarded")
-    init = meta_model or current_meta_model(f"{out}/registry.json")
+    registry = f"{out}/registry.json"
+    if domain not in domains_of(shards, "qa"):  # paragraphs only: train on synthetic QA
+        synth_reader = synth_reader or best_registered_reader(registry)
+        if synth_reader is None:
+            raise ValueError(f"domain {domain!r} has paragraphs only and there is no reader to filter synthetic questions: "
+                             "give 'synth_reader' or 'labeled' examples, or run the retrain flow first")
+        shards = stages.synthesize(shards, domain, synth_reader, out, synth)
+        if synthetic_rows(shards) == 0:
+            raise ValueError(f"domain {domain!r}: synthetic QA kept no pairs (see {shards}/provenance.parquet)")
+    init = meta_model or current_meta_model(registry)
     model = stages.fine_tune(init, shards, domain, out, finetune, reader)
     quantized = stages.quantize(model, out)
     summary = stages.benchmark(model, quantized, shards, domain, out, bench)
-    promotion = stages.register(f"{out}/registry.json", summary)
+    promotion = stages.register(registry, summary)
     return {"model": model, "benchmark": summary, "promotion": promotion}

@@ -1,5 +1,6 @@
-"""retrain: shard -> (synthesize) -> meta-train on in-domains -> fine-tune each out-domain -> quantize ->
-benchmark -> register -> report. It only wires tasks; the work lives in `zeroxqa.pipeline`."""
+"""retrain: shard -> meta-train on in-domains -> fine-tune each labelled out-domain -> (synthesize QA for
+paragraph-only out-domains, filtered by a fine-tuned reader -> fine-tune on it) -> quantize -> benchmark ->
+register -> report. It only wires tasks; the work lives in `zeroxqa.pipeline`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from tasks import stages
 from zeroxqa.config import RetrainParams
-from zeroxqa.pipeline import domains_of
+from zeroxqa.pipeline import domains_of, synthetic_rows
 
 
 @flow(name="retrain", task_runner=ThreadPoolTaskRunner(max_workers=os.cpu_count() or 2))
@@ -22,24 +23,42 @@ def retrain(params: RetrainParams = RetrainParams()) -> dict:
     out_shards = stages.shard(params.out_domain_sources, root, params.shard, "out")
 
     labelled = domains_of(out_shards, "qa")
-    skipped = {d: "paragraphs only: synthetic QA generation is not available yet"
-               for d in domains_of(out_shards, "paragraphs") if d not in labelled}
-    for domain, why in skipped.items():
-        log.warning("%s: %s", domain, why)
+    unlabelled = [d for d in domains_of(out_shards, "paragraphs") if d not in labelled]
 
     meta = stages.meta_train(in_shards, root, params.base, params.val_domains, params.meta, params.reader)
     stages.record_meta_model(params.registry_path, meta)
     # one fine-tune per out-domain, concurrent within the machine's cores
-    ft_cfg = params.finetune.model_copy(update={"threads": max(1, (os.cpu_count() or 1) // max(1, len(labelled)))})
+    threads = max(1, (os.cpu_count() or 1) // max(1, len(labelled) + len(unlabelled)))
+    ft_cfg = params.finetune.model_copy(update={"threads": threads})
     models = stages.fine_tune.map(unmapped(meta), unmapped(out_shards), labelled, unmapped(root), unmapped(ft_cfg),
                                   unmapped(params.reader))
-    quantized = stages.quantize.map(models, unmapped(root))
-    benchmarks = stages.benchmark.map(models, quantized, unmapped(out_shards), labelled, unmapped(root),
-                                      unmapped(params.bench))
-    # resolve stage by stage, so a failure surfaces as the stage's own error
-    models.result(), quantized.result()
+
+    # paragraph-only domains: synthetic QA, filtered by a reader of this run (or the one given)
+    skipped: dict[str, str] = {}
+    synth_reader = params.synth_reader or (models.result()[0] if labelled else None)
+    if unlabelled and synth_reader is None:
+        skipped = {d: "paragraphs only, and no reader to filter synthetic questions (set synth_reader)" for d in unlabelled}
+        unlabelled = []
+    synthetic = dict(zip(unlabelled, stages.synthesize.map(unmapped(out_shards), unlabelled, unmapped(synth_reader),
+                                                           unmapped(root), unmapped(params.synth)).result() if unlabelled else []))
+    for domain, folder in list(synthetic.items()):
+        if synthetic_rows(folder) == 0:
+            skipped[domain] = f"synthetic QA kept no pairs (see {folder}/provenance.parquet)"
+            del synthetic[domain]
+    syn_models = stages.fine_tune.map(unmapped(meta), list(synthetic.values()), list(synthetic), unmapped(root),
+                                      unmapped(ft_cfg), unmapped(params.reader)) if synthetic else []
+    for domain, why in skipped.items():
+        log.warning("%s: %s", domain, why)
+
+    domains = labelled + list(synthetic)
+    all_models = list(models.result()) + [m.result() for m in syn_models]
+    shards = [out_shards] * len(labelled) + list(synthetic.values())
+    quantized = stages.quantize.map(all_models, unmapped(root))
+    benchmarks = stages.benchmark.map(all_models, quantized, shards, domains, unmapped(root), unmapped(params.bench))
+    quantized.result()  # resolve stage by stage, so a failure surfaces as the stage's own error
     benches = benchmarks.result()
     promotions = [stages.register(params.registry_path, b) for b in benches]
     report = stages.report(benches, promotions, skipped, root)
-    return {"shards": [in_shards, out_shards], "meta_model": meta, "models": dict(zip(labelled, models.result())),
-            "registry": str(Path(params.registry_path)), "report": report, "promotions": promotions}
+    return {"shards": [in_shards, out_shards], "synthetic": synthetic, "meta_model": meta,
+            "models": dict(zip(domains, all_models)), "registry": str(Path(params.registry_path)), "report": report,
+            "promotions": promotions}

@@ -16,7 +16,7 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from zeroxqa import pipeline
-from zeroxqa.config import BenchConfig, MetaConfig, ReaderConfig, ShardConfig, TrainConfig
+from zeroxqa.config import BenchConfig, MetaConfig, ReaderConfig, ShardConfig, SynthConfig, TrainConfig
 
 COMMON: dict[str, Any] = {"persist_result": True, "result_serializer": "json", "retries": 1, "retry_delay_seconds": 5}
 
@@ -41,6 +41,11 @@ def shard(sources: list[str], root: str, cfg: ShardConfig, name: str) -> str:
 @task(name="meta-train", cache_key_fn=keyed(pipeline.meta_key), **COMMON)
 def meta_train(in_shards: str, root: str, base: str, val_domains: list[str], cfg: MetaConfig, reader_cfg: ReaderConfig) -> str:
     return pipeline.meta_stage(in_shards, root, base, val_domains, cfg, reader_cfg)
+
+
+@task(name="synthesize", cache_key_fn=keyed(pipeline.synth_key), task_run_name="synthesize-{domain}", **COMMON)
+def synthesize(shards: str, domain: str, reader: str, root: str, cfg: SynthConfig) -> str:
+    return pipeline.synth_stage(shards, domain, reader, root, cfg)
 
 
 @task(name="fine-tune", cache_key_fn=keyed(pipeline.finetune_key), task_run_name="fine-tune-{domain}", **COMMON)

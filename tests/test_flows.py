@@ -4,15 +4,16 @@ without recomputing the stages before it, an event's payload as the onboarding p
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import jinja2
 import pytest
 
 from zeroxqa import pipeline
-from zeroxqa.config import BenchConfig, MetaConfig, ReaderConfig, RetrainParams, TrainConfig
+from zeroxqa.config import BenchConfig, MetaConfig, ReaderConfig, RetrainParams, SynthConfig, TrainConfig
 from zeroxqa.sample import POLICY_SITES, POLICY_UNLABELED, SQUAD_THEMES
 
-STAGES = ("shard_stage", "meta_stage", "finetune_stage", "quantize_stage", "benchmark_stage")
+STAGES = ("shard_stage", "meta_stage", "synth_stage", "finetune_stage", "quantize_stage", "benchmark_stage")
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +59,8 @@ def tiny_params(tiny_dir, tmp_path) -> RetrainParams:
                         adapt_steps=1, workers=0, threads=1),
         finetune=TrainConfig(epochs=1, max_steps=2, batch_size=4),
         bench=BenchConfig(latency_questions=2, warmup=0, max_questions=6, batch_size=4, threads=1, hf_pipeline=False),
+        # a random reader finds nothing: keep every generated pair so the paragraph-only domain goes all the way
+        synth=SynthConfig(ner_limit=1, min_f1=0, min_confidence=0, negative_ratio=0.25),
     )
 
 
@@ -69,15 +72,18 @@ def test_retrain_end_to_end_then_cached_then_onboarding(harness, calls, tiny_rea
     tiny_dir = save_reader(tiny_reader, tmp_path / "tiny")
     params = tiny_params(tiny_dir, tmp_path)
     first = retrain(params)
-    assert calls == {"shard_stage": 2, "meta_stage": 1, "finetune_stage": 1, "quantize_stage": 1, "benchmark_stage": 1}
+    once = {"shard_stage": 2, "meta_stage": 1, "synth_stage": 1, "finetune_stage": 2, "quantize_stage": 2, "benchmark_stage": 2}
+    assert calls == once
     registry = json.loads((tmp_path / "runs" / "registry.json").read_text())
-    assert list(registry["domains"]) == ["ted.com"] and registry["meta_model"] == first["meta_model"]
-    assert first["promotions"][0]["promoted"]
+    assert set(registry["domains"]) == {"ted.com", "yahoo.com"} and registry["meta_model"] == first["meta_model"]
+    assert all(p["promoted"] for p in first["promotions"])
     report = (tmp_path / "runs" / "report.md").read_text()
-    assert "| ted.com |" in report and "yahoo.com | (skipped)" in report
+    assert "| ted.com | " in report and "| dev |" in report and "| synthetic dev |" in report
+    synthetic = first["synthetic"]["yahoo.com"]
+    assert json.loads((Path(synthetic) / "synth.json").read_text())["reader"] == first["models"]["ted.com"]
 
     second = retrain(params)
-    assert calls == {"shard_stage": 2, "meta_stage": 1, "finetune_stage": 1, "quantize_stage": 1, "benchmark_stage": 1}
+    assert calls == once
     assert second["models"] == first["models"]
     assert not second["promotions"][0]["promoted"] or second["promotions"][0]["candidate_f1"] >= second["promotions"][0]["current_f1"]
 
@@ -89,8 +95,13 @@ def test_retrain_end_to_end_then_cached_then_onboarding(harness, calls, tiny_rea
     assert rendered["domain"] == "walmart.com" and rendered["labeled"] == str(POLICY_SITES)
     result = onboard_domain(**rendered, finetune=params.finetune, reader=params.reader, bench=params.bench)
     registry = json.loads((tmp_path / "runs" / "registry.json").read_text())
-    assert set(registry["domains"]) == {"ted.com", "walmart.com"}
+    assert set(registry["domains"]) == {"ted.com", "yahoo.com", "walmart.com"}
     assert result["model"].startswith(str(tmp_path / "runs" / "finetune"))
+
+    # a domain that arrives as paragraphs only is trained on synthetic QA, filtered by the best registered reader
+    result = onboard_domain(domain="acme", labeled=None, paragraphs=str(POLICY_UNLABELED), out=str(tmp_path / "runs"),
+                            finetune=params.finetune, reader=params.reader, bench=params.bench, synth=params.synth)
+    assert result["benchmark"]["eval_data"] == "synthetic dev" and result["promotion"]["promoted"]
 
 
 def test_failed_stage_retried_does_not_recompute_earlier_stages(harness, calls, tiny_reader, tmp_path, monkeypatch):
@@ -107,12 +118,12 @@ def test_failed_stage_retried_does_not_recompute_earlier_stages(harness, calls, 
     with pytest.raises(RuntimeError, match="killed during quantize"):
         retrain(params)
     done_before = dict(calls)
-    assert done_before["meta_stage"] == 1 and done_before["finetune_stage"] == 1
+    assert done_before["meta_stage"] == 1 and done_before["finetune_stage"] == 2 and done_before["synth_stage"] == 1
 
     monkeypatch.setattr(pipeline, "quantize_stage", real_quantize)
     retrain(params)
-    assert calls["meta_stage"] == 1 and calls["finetune_stage"] == 1 and calls["shard_stage"] == 2
-    assert calls["benchmark_stage"] == 1
+    assert calls["meta_stage"] == 1 and calls["finetune_stage"] == 2 and calls["shard_stage"] == 2 and calls["synth_stage"] == 1
+    assert calls["benchmark_stage"] == 2
 
 
 def test_onboarding_without_labels_fails_clearly(harness, tmp_path):

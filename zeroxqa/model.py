@@ -45,13 +45,22 @@ def read_card(path: str | Path) -> dict[str, Any]:
     return json.loads(card.read_text()) if card.exists() else {}
 
 
+HEAD_SEED = 0
+
+
 def load_reader(name_or_path: str | Path = DEFAULT_BASE) -> Reader:
-    """Load a reader or a bare encoder (whose QA head starts random)."""
+    """Load a reader or a bare encoder. A bare encoder's new QA head is drawn from a fixed seed, without
+    touching the caller's random state: the same base gives the same starting reader in every process
+    (meta-training on Ray actors, the baseline and adapt-eval all start from one head)."""
+    import torch
+
     path = resolve_model_path(name_or_path)
     tokenizer = AutoTokenizer.from_pretrained(path, use_fast=True)
     if not tokenizer.is_fast:
         raise ValueError(f"{path}: a fast tokenizer is needed for character offsets")
-    model = BertForQuestionAnswering.from_pretrained(path) if _is_bert(path) else _auto_qa(path)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(HEAD_SEED)
+        model = BertForQuestionAnswering.from_pretrained(path) if _is_bert(path) else _auto_qa(path)
     card = read_card(path) or {"base_model": str(name_or_path)}
     return Reader(model, tokenizer, card)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from zeroxqa.artifacts import is_done, mark_done, stage_dir, stage_key
 from zeroxqa.atomic import write_json
-from zeroxqa.config import BenchConfig, MetaConfig, ReaderConfig, ShardConfig, TrainConfig
+from zeroxqa.config import BenchConfig, MetaConfig, ReaderConfig, ShardConfig, SynthConfig, TrainConfig
 from zeroxqa.dataset import domain_splits, load_rows, rows_sha256
 from zeroxqa.isolate import run_isolated
 
@@ -81,6 +81,41 @@ def _model_hash(model: str) -> str:
     return content_hash(model) if Path(model).exists() else model
 
 
+def synth_key(shards: str, domain: str, reader: str, cfg: SynthConfig) -> str:
+    return stage_key("synth", [shards], cfg, domain=domain, reader=reader, reader_hash=_model_hash(reader))
+
+
+def synth_stage(shards: str, domain: str, reader: str, root: str, cfg: SynthConfig) -> str:
+    """Synthetic QA for a domain that has paragraphs only, filtered by `reader`; returns a shard-like folder
+    (its paragraphs' train/dev split carries over, so the synthetic dev split calibrates the fine-tune)."""
+    from zeroxqa.synth.run import synth_domain
+
+    out = stage_dir(root, "synth", synth_key(shards, domain, reader, cfg))
+    if not is_done(out):
+        synth_domain([shards], domain, reader, _fresh(out), cfg)
+        mark_done(out)
+    return str(out)
+
+
+def synthetic_rows(shards: str) -> int:
+    """Rows a synthetic folder kept (0 means there is nothing to fine-tune on)."""
+    import pyarrow.parquet as pq
+
+    return sum(r["rows"] for r in pq.read_table(Path(shards) / "manifest.parquet").to_pylist())
+
+
+def is_synthetic(shards: str) -> bool:
+    return (Path(shards) / "synth.json").exists()
+
+
+def best_registered_reader(registry: str) -> str | None:
+    """The promoted reader with the highest F1 across domains: the default round-trip filter of onboarding."""
+    from zeroxqa.registry import load_registry
+
+    entries = [e for e in load_registry(registry)["domains"].values() if Path(e["model"]).exists()]
+    return max(entries, key=lambda e: e["f1"])["model"] if entries else None
+
+
 def finetune_key(init: str, shards: str, domain: str, cfg: TrainConfig, reader_cfg: ReaderConfig) -> str:
     return stage_key("finetune", [init, shards], {"train": cfg.model_dump(), "reader": reader_cfg.model_dump()}, domain=domain)
 
@@ -142,11 +177,12 @@ def benchmark_stage(model_dir: str, quantized: str, shards: str, domain: str, ro
         # the remaining exports run in their own process; the measurements already do
         prebuilt = run_isolated(build_variants, model_dir, _fresh(out) / "variants", cfg.optimize_level, given)
         with _MEASURING:  # one benchmark at a time: latencies measured side by side would be meaningless
-            result = run_bench(model_dir, rows, out, cfg, data_label=f"{domain} dev", progress=lambda m: None,
-                               prebuilt=prebuilt)
+            label = f"{domain} synthetic dev" if is_synthetic(shards) else f"{domain} dev"
+            result = run_bench(model_dir, rows, out, cfg, data_label=label, progress=lambda m: None, prebuilt=prebuilt)
         accepted = next(r for r in result["results"] if r["variant"] == result["decision"].accepted)
         summary = {
             "domain": domain,
+            "eval_data": "synthetic dev" if is_synthetic(shards) else "dev",
             "accepted": result["decision"].accepted,
             "model": str(result["variants"][result["decision"].accepted]),
             "f1": accepted["f1"],
@@ -162,13 +198,18 @@ def benchmark_stage(model_dir: str, quantized: str, shards: str, domain: str, ro
 
 
 def report_markdown(benchmarks: list[dict], promotions: list[dict], skipped: dict[str, str]) -> str:
-    lines = ["# ZeroxQA retraining report", "", "| domain | accepted variant | F1 | EM | p50 ms | registry |", "|---|---|---|---|---|---|"]
+    lines = ["# ZeroxQA retraining report", "", "| domain | accepted variant | scored on | F1 | EM | p50 ms | registry |",
+             "|---|---|---|---|---|---|---|"]
     by_domain = {p["domain"]: p for p in promotions}
     for b in benchmarks:
         p = by_domain.get(b["domain"], {})
-        lines.append(f"| {b['domain']} | {b['accepted']} | {b['f1']:.2f} | {b['exact']:.2f} | {b['p50_ms']:.1f} | {p.get('reason', '')} |")
+        lines.append(f"| {b['domain']} | {b['accepted']} | {b.get('eval_data', 'dev')} | {b['f1']:.2f} | {b['exact']:.2f} | "
+                     f"{b['p50_ms']:.1f} | {p.get('reason', '')} |")
     for domain, why in skipped.items():
-        lines.append(f"| {domain} | (skipped) | | | | {why} |")
+        lines.append(f"| {domain} | (skipped) | | | | | {why} |")
+    if any(b.get("eval_data") == "synthetic dev" for b in benchmarks):
+        lines += ["", "Domains scored on *synthetic dev* had paragraphs only: their F1 is measured on generated questions, "
+                  "not comparable with real-question F1; label some questions before relying on it."]
     lines += ["", "Per-domain benchmark reports:", ""] + [f"- {b['domain']}: `{b['report']}`" for b in benchmarks]
     return "\n".join(lines) + "\n"
 

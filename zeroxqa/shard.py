@@ -97,7 +97,7 @@ def _split(rows: list[dict], domain: str, cfg: ShardConfig) -> None:
             r["split"] = sides[r["context_id"]]
 
 
-def _manifest_row(kind: str, domain: str, path: Path, rows: list[dict]) -> dict:
+def manifest_row(kind: str, domain: str, path: Path, rows: list[dict]) -> dict:
     impossible = sum(1 for r in rows if r.get("is_impossible"))
     return {
         "kind": kind,
@@ -135,7 +135,7 @@ def shard(specs: list[SourceSpec], out: str | Path, cfg: ShardConfig | None = No
             _split(rows, domain, cfg)
             path = write_parquet(to_table(rows), out / kind / f"{names[domain]}.parquet")
             written.add(path)
-            manifest.append(_manifest_row(kind, domain, path, rows))
+            manifest.append(manifest_row(kind, domain, path, rows))
     for kind in ("qa", "paragraphs"):  # shards of an earlier run that this run did not write are stale
         for stale in (out / kind).glob("*.parquet") if (out / kind).exists() else []:
             if stale not in written:

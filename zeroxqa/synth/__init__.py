@@ -1,0 +1,1 @@
+"""Synthetic QA for paragraphs without questions (see `run.synth_domain`)."""

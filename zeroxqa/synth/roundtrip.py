@@ -1,0 +1,33 @@
+"""The reader's verdicts that decide what synthetic data is kept: a generated question is kept when the
+reader, asked it over its paragraph, finds the candidate answer (F1 at or above `min_f1`) with enough
+confidence; a borrowed question is an unanswerable negative when the reader has little confidence in
+any span. Confidence is sigmoid(threshold - (null score - best span score)): the margin of the reader's
+own calibrated no-answer rule, so 0.5 is exactly where the reader switches between answering and not."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from zeroxqa.inference.engine import QAEngine
+from zeroxqa.metrics import f1
+
+
+@dataclass(frozen=True)
+class Verdict:
+    pred_text: str  # the reader's best span
+    f1: float  # against the candidate answer ("" for negatives: 0)
+    confidence: float
+
+
+def confidence(na_score: float, threshold: float) -> float:
+    """sigmoid(threshold - na_score), safe for the -1e9 'no valid span' score."""
+    x = max(-60.0, min(60.0, threshold - na_score))
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def ask(engine: QAEngine, questions: list[str], contexts: list[str], answers: list[str], batch_size: int, progress: bool = True) -> list[Verdict]:
+    if not questions:
+        return []
+    spans = engine.spans(questions, contexts, batch_size=batch_size, progress=progress)
+    return [Verdict(s.text, f1(a, s.text) if a else 0.0, confidence(s.na_score, engine.threshold)) for s, a in zip(spans, answers)]
