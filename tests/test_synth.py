@@ -53,6 +53,7 @@ TEMPLATES = [
     ("Marie Curie lived in Paris.", "Paris", "GPE", "Where did Marie Curie live", "do-support"),
     ("The Amazon flows into the Atlantic Ocean.", "the Atlantic Ocean", "LOC", "Where does the Amazon flow", "do-support"),
     ("The company paid 300 workers.", "300", "CARDINAL", "How many workers did the company pay", "do-support"),
+    ("300 workers left the plant.", "300", "CARDINAL", "How many workers left the plant", "cloze"),
     ("The company has paid $5 million.", "$5 million", "MONEY", "How much has the company paid", "inversion"),
     ("Prices rose 40% last year.", "40%", "PERCENT", "How much did prices rise", "do-support"),
     ("The tank holds 20 litres.", "20 litres", "QUANTITY", "How much does the tank hold", "do-support"),

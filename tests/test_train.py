@@ -74,6 +74,8 @@ def test_cli_eval_writes_per_domain_parquet(tiny_reader, sample_rows, tmp_path):
     assert table[-1]["n"] == table[0]["n"] + table[1]["n"] and 0 <= table[-1]["f1"] <= 100
     res = runner.invoke(app, ["answer", "--model", str(tmp_path / "r"), "--context", "Alice met Bob.", "--question", "Who?"])
     assert res.exit_code == 0 and "threshold" in res.output
+    res = runner.invoke(app, ["train", str(tmp_path / "s"), "--domain", "Nowhere", "--out", str(tmp_path / "t"), "--base", str(tmp_path / "r")])
+    assert res.exit_code == 2 and "no rows in split 'train'" in res.output
 
 
 def test_bare_encoder_gets_the_same_qa_head_every_time(tiny_reader, tmp_path):

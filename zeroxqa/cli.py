@@ -121,6 +121,10 @@ def train(
     with clear_input_errors():
         train_rows = load_rows(shards, "train", domain)
         dev_rows = load_rows(shards, "dev", domain)
+    if not train_rows:
+        err_console.print(f"[red]error:[/red] no rows in split 'train' of {[str(s) for s in shards]}"
+                          + (f" for domains {domain}" if domain else ""))
+        raise typer.Exit(2)
     console.print(f"train {len(train_rows)} questions, dev {len(dev_rows)}; base {base}")
     reader = load_reader(base)
     card = {"train_data_sha256": rows_sha256(train_rows), "dev_data_sha256": rows_sha256(dev_rows),

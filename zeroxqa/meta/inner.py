@@ -32,7 +32,7 @@ def inner_adapt(model, tokenizer, rows: list[dict], cfg: ReaderConfig, steps: in
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-    return float(loss)
+    return float(loss.detach())
 
 
 def query_gradient(model, tokenizer, rows: list[dict], cfg: ReaderConfig) -> tuple[State, float]:
@@ -43,7 +43,7 @@ def query_gradient(model, tokenizer, rows: list[dict], cfg: ReaderConfig) -> tup
     loss.backward()
     grads = {n: p.grad.detach().numpy().copy() for n, p in model.named_parameters() if p.grad is not None}
     model.zero_grad(set_to_none=True)
-    return grads, float(loss)
+    return grads, float(loss.detach())
 
 
 def get_state(model) -> State:

@@ -97,10 +97,9 @@ def rule_question(doc: Doc, cand: Candidate) -> Question:
         s0, s1 = subject.left_edge.i, subject.right_edge.i + 1
         if s0 <= a0 and a1 <= s1 and answer_head == subject:
             # the answer is the subject: "Marie Curie discovered radium" -> "Who discovered radium?"
-            subject_wh, after = "what" if wh in _ADVERBIAL_WH else wh, a1
-            if _is_modifier(answer_head, wh):  # "300 workers left" -> "How many workers left?"
-                subject_wh, after = f"{wh} {answer_head.head.text}", answer_head.head.i + 1
-            return Question(_finish([_word(subject_wh)] + _text(list(doc[after:end]))), "subject")
+            # (a count in front of the subject, "300 workers left", is a cloze: "How many workers left?")
+            subject_wh = "what" if wh in _ADVERBIAL_WH else wh
+            return Question(_finish([_word(subject_wh)] + _text(list(doc[a1:end]))), "subject")
         moved = _moved_phrase(answer_head, root, wh)
         if moved is not None and not (s0 <= a0 < s1):
             m0, m1, phrase = moved
