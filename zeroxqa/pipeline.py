@@ -87,14 +87,19 @@ def synth_key(shards: str, domain: str, reader: str, cfg: SynthConfig) -> str:
 
 def synth_stage(shards: str, domain: str, reader: str, root: str, cfg: SynthConfig) -> str:
     """Synthetic QA for a domain that has paragraphs only, filtered by `reader`; returns a shard-like folder
-    (its paragraphs' train/dev split carries over, so the synthetic dev split calibrates the fine-tune)."""
-    from zeroxqa.synth.run import synth_domain
-
+    (its paragraphs' train/dev split carries over, so the synthetic dev split calibrates the fine-tune).
+    Runs in its own process, like the fine-tunes: loading a model is not safe beside another in threads."""
     out = stage_dir(root, "synth", synth_key(shards, domain, reader, cfg))
     if not is_done(out):
-        synth_domain([shards], domain, reader, _fresh(out), cfg)
+        run_isolated(_synth, shards, domain, reader, str(_fresh(out)), cfg)
         mark_done(out)
     return str(out)
+
+
+def _synth(shards: str, domain: str, reader: str, out: str, cfg: SynthConfig) -> None:
+    from zeroxqa.synth.run import synth_domain
+
+    synth_domain([shards], domain, reader, out, cfg)
 
 
 def synthetic_rows(shards: str) -> int:
