@@ -37,7 +37,7 @@ def onboard_domain(
                              "give 'synth_reader' or 'labeled' examples, or run the retrain flow first")
         shards = stages.synthesize(shards, domain, synth_reader, out, synth)
         if synthetic_rows(shards) == 0:
-            raise ValueError(f"domain {domain!r}: synthetic QA kept no pairs (see {shards}/provenance.parquet)")
+            raise ValueError(f"domain {domain!r}: synthetic QA kept no training pairs (see {shards}/provenance.parquet)")
     init = meta_model or current_meta_model(registry)
     model = stages.fine_tune(init, shards, domain, out, finetune, reader)
     quantized = stages.quantize(model, out)

@@ -43,7 +43,7 @@ def retrain(params: RetrainParams = RetrainParams()) -> dict:
                                                            unmapped(root), unmapped(params.synth)).result() if unlabelled else []))
     for domain, folder in list(synthetic.items()):
         if synthetic_rows(folder) == 0:
-            skipped[domain] = f"synthetic QA kept no pairs (see {folder}/provenance.parquet)"
+            skipped[domain] = f"synthetic QA kept no training pairs (see {folder}/provenance.parquet)"
             del synthetic[domain]
     syn_models = stages.fine_tune.map(unmapped(meta), list(synthetic.values()), list(synthetic), unmapped(root),
                                       unmapped(ft_cfg), unmapped(params.reader)) if synthetic else []

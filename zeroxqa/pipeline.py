@@ -103,10 +103,10 @@ def _synth(shards: str, domain: str, reader: str, out: str, cfg: SynthConfig) ->
 
 
 def synthetic_rows(shards: str) -> int:
-    """Rows a synthetic folder kept (0 means there is nothing to fine-tune on)."""
+    """Training rows a synthetic folder kept (0 means there is nothing to fine-tune on)."""
     import pyarrow.parquet as pq
 
-    return sum(r["rows"] for r in pq.read_table(Path(shards) / "manifest.parquet").to_pylist())
+    return sum(r["train"] for r in pq.read_table(Path(shards) / "manifest.parquet").to_pylist())
 
 
 def is_synthetic(shards: str) -> bool:
