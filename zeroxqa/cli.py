@@ -368,8 +368,12 @@ def run(
 ) -> None:
     """The main job: the Prefect `retrain` flow on the embedded sample (shard, meta-train, fine-tune per
     out-domain, quantize, benchmark, register, report). Run again unchanged, every stage comes back cached."""
+    import os
     import time
 
+    # without PREFECT_API_URL Prefect starts a temporary server; on a busy laptop it can need more than
+    # Prefect's default wait (seen: a timeout with the 2 cores taken by another job)
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     from flows.retrain import retrain
 
     started = time.perf_counter()
