@@ -7,7 +7,7 @@ from prefect import flow
 
 from tasks import stages
 from zeroxqa.config import BenchConfig, ReaderConfig, ShardConfig, SynthConfig, TrainConfig
-from zeroxqa.pipeline import best_registered_reader, current_meta_model, domains_of, synthetic_rows
+from zeroxqa.pipeline import best_registered_reader, current_meta_model, domains_of, synthetic_split_problem
 from zeroxqa.watch import given
 
 
@@ -36,8 +36,8 @@ def onboard_domain(
             raise ValueError(f"domain {domain!r} has paragraphs only and there is no reader to filter synthetic questions: "
                              "give 'synth_reader' or 'labeled' examples, or run the retrain flow first")
         shards = stages.synthesize(shards, domain, synth_reader, out, synth)
-        if synthetic_rows(shards) == 0:
-            raise ValueError(f"domain {domain!r}: synthetic QA kept no training pairs (see {shards}/provenance.parquet)")
+        if problem := synthetic_split_problem(shards):
+            raise ValueError(f"domain {domain!r}: {problem}")
     init = meta_model or current_meta_model(registry)
     model = stages.fine_tune(init, shards, domain, out, finetune, reader)
     quantized = stages.quantize(model, out)

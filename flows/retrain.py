@@ -12,7 +12,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from tasks import stages
 from zeroxqa.config import RetrainParams
-from zeroxqa.pipeline import domains_of, synthetic_rows
+from zeroxqa.pipeline import domains_of, synthetic_split_problem
 
 
 @flow(name="retrain", task_runner=ThreadPoolTaskRunner(max_workers=os.cpu_count() or 2))
@@ -42,8 +42,8 @@ def retrain(params: RetrainParams = RetrainParams()) -> dict:
     synthetic = dict(zip(unlabelled, stages.synthesize.map(unmapped(out_shards), unlabelled, unmapped(synth_reader),
                                                            unmapped(root), unmapped(params.synth)).result() if unlabelled else []))
     for domain, folder in list(synthetic.items()):
-        if synthetic_rows(folder) == 0:
-            skipped[domain] = f"synthetic QA kept no training pairs (see {folder}/provenance.parquet)"
+        if problem := synthetic_split_problem(folder):
+            skipped[domain] = problem
             del synthetic[domain]
     syn_models = stages.fine_tune.map(unmapped(meta), list(synthetic.values()), list(synthetic), unmapped(root),
                                       unmapped(ft_cfg), unmapped(params.reader)) if synthetic else []

@@ -212,3 +212,22 @@ def test_seq2seq_generator_plumbing(tmp_path, tokenizer, nlp):
     out = gen(items)
     assert len(out) == len(items) and gen.name.startswith("seq2seq:")
     assert out == gen(items)  # greedy: deterministic
+
+
+def test_a_synthetic_folder_needs_train_and_dev_pairs(tmp_path):
+    """The flows fine-tune on the synthetic train split and score on its dev split: both must be there."""
+    import pyarrow as pa
+
+    from zeroxqa.atomic import write_parquet
+    from zeroxqa.pipeline import synthetic_split_problem
+    from zeroxqa.shard import MANIFEST_SCHEMA
+
+    def manifest(train: int, dev: int) -> str:
+        row = {"kind": "qa", "domain": "d", "file": "qa/d.parquet", "rows": train + dev, "answerable": train + dev,
+               "unanswerable": 0, "contexts": 1, "train": train, "dev": dev, "sha256": "x"}
+        write_parquet(pa.Table.from_pylist([row], schema=MANIFEST_SCHEMA), tmp_path / "manifest.parquet")
+        return str(tmp_path)
+
+    assert synthetic_split_problem(manifest(5, 2)) is None
+    assert "kept 5 train and 0 dev pairs" in synthetic_split_problem(manifest(5, 0))
+    assert "kept 0 train and 2 dev pairs" in synthetic_split_problem(manifest(0, 2))

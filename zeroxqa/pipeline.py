@@ -102,11 +102,15 @@ def _synth(shards: str, domain: str, reader: str, out: str, cfg: SynthConfig) ->
     synth_domain([shards], domain, reader, out, cfg)
 
 
-def synthetic_rows(shards: str) -> int:
-    """Training rows a synthetic folder kept (0 means there is nothing to fine-tune on)."""
+def synthetic_split_problem(shards: str) -> str | None:
+    """Why a synthetic folder cannot be fine-tuned on and scored (it needs train and dev pairs), or None."""
     import pyarrow.parquet as pq
 
-    return sum(r["train"] for r in pq.read_table(Path(shards) / "manifest.parquet").to_pylist())
+    manifest = pq.read_table(Path(shards) / "manifest.parquet").to_pylist()
+    train, dev = sum(r["train"] for r in manifest), sum(r["dev"] for r in manifest)
+    if train and dev:
+        return None
+    return f"synthetic QA kept {train} train and {dev} dev pairs, it needs both (see {shards}/provenance.parquet)"
 
 
 def is_synthetic(shards: str) -> bool:
