@@ -182,16 +182,17 @@ def benchmark_stage(model_dir: str, quantized: str, shards: str, domain: str, ro
     out = stage_dir(root, "benchmark", benchmark_key(model_dir, quantized, shards, domain, cfg))
     if not is_done(out):
         rows = load_rows([shards], "dev", [domain])
+        eval_data = "synthetic dev" if is_synthetic(shards) else "dev"
         given = {"onnx-fp32": Path(quantized) / "onnx-fp32", "onnx-int8": Path(quantized) / "onnx-int8"}
         # the remaining exports run in their own process; the measurements already do
         prebuilt = run_isolated(build_variants, model_dir, _fresh(out) / "variants", cfg.optimize_level, given)
         with _MEASURING:  # one benchmark at a time: latencies measured side by side would be meaningless
-            label = f"{domain} synthetic dev" if is_synthetic(shards) else f"{domain} dev"
-            result = run_bench(model_dir, rows, out, cfg, data_label=label, progress=lambda m: None, prebuilt=prebuilt)
+            result = run_bench(model_dir, rows, out, cfg, data_label=f"{domain} {eval_data}", progress=lambda m: None,
+                               prebuilt=prebuilt)
         accepted = next(r for r in result["results"] if r["variant"] == result["decision"].accepted)
         summary = {
             "domain": domain,
-            "eval_data": "synthetic dev" if is_synthetic(shards) else "dev",
+            "eval_data": eval_data,
             "accepted": result["decision"].accepted,
             "model": str(result["variants"][result["decision"].accepted]),
             "f1": accepted["f1"],
