@@ -16,49 +16,58 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from zeroxqa import pipeline
+from zeroxqa.artifacts import is_done, stage_dir
 from zeroxqa.config import BenchConfig, MetaConfig, ReaderConfig, ShardConfig, SynthConfig, TrainConfig
 
 COMMON: dict[str, Any] = {"persist_result": True, "result_serializer": "json", "retries": 1, "retry_delay_seconds": 5}
 
 
-def keyed(key_fn: Callable[..., str]) -> Callable:
+def keyed(key_fn: Callable[..., str], stage: str) -> Callable:
     """A Prefect cache_key_fn: the pipeline's content key of the stage, plus where its output lives (a
-    cached result is a path under `root`, so another root is another cache entry)."""
+    cached result is a path under `root`, so another root is another cache entry).
+
+    Prefect keeps its cache records apart from the artifacts (in ~/.prefect by default), so a record can
+    outlive its output: a fresh clone, a deleted run folder. While the stage's output folder is not done
+    there is no key, so Prefect neither reads nor writes a record and the stage runs; once it is done the
+    key is the stage's, and Prefect's record of it can be trusted."""
     names = list(inspect.signature(key_fn).parameters)
 
-    def cache_key(context, parameters: dict) -> str:
+    def cache_key(context, parameters: dict) -> str | None:
         key = key_fn(**{n: parameters[n] for n in names})
+        folder = pipeline.FOLDERS[stage].format(**parameters)
+        if not is_done(stage_dir(parameters["root"], folder, key)):
+            return None
         return hashlib.sha256(f"{key}:{Path(parameters['root']).resolve()}".encode()).hexdigest()
 
     return cache_key
 
 
-@task(name="shard", cache_key_fn=keyed(pipeline.shard_key), **COMMON)
+@task(name="shard", cache_key_fn=keyed(pipeline.shard_key, "shard"), **COMMON)
 def shard(sources: list[str], root: str, cfg: ShardConfig, name: str) -> str:
     return pipeline.shard_stage(sources, root, cfg, name)
 
 
-@task(name="meta-train", cache_key_fn=keyed(pipeline.meta_key), **COMMON)
+@task(name="meta-train", cache_key_fn=keyed(pipeline.meta_key, "meta"), **COMMON)
 def meta_train(in_shards: str, root: str, base: str, val_domains: list[str], cfg: MetaConfig, reader_cfg: ReaderConfig) -> str:
     return pipeline.meta_stage(in_shards, root, base, val_domains, cfg, reader_cfg)
 
 
-@task(name="synthesize", cache_key_fn=keyed(pipeline.synth_key), task_run_name="synthesize-{domain}", **COMMON)
+@task(name="synthesize", cache_key_fn=keyed(pipeline.synth_key, "synth"), task_run_name="synthesize-{domain}", **COMMON)
 def synthesize(shards: str, domain: str, reader: str, root: str, cfg: SynthConfig) -> str:
     return pipeline.synth_stage(shards, domain, reader, root, cfg)
 
 
-@task(name="fine-tune", cache_key_fn=keyed(pipeline.finetune_key), task_run_name="fine-tune-{domain}", **COMMON)
+@task(name="fine-tune", cache_key_fn=keyed(pipeline.finetune_key, "finetune"), task_run_name="fine-tune-{domain}", **COMMON)
 def fine_tune(init: str, shards: str, domain: str, root: str, cfg: TrainConfig, reader_cfg: ReaderConfig) -> str:
     return pipeline.finetune_stage(init, shards, domain, root, cfg, reader_cfg)
 
 
-@task(name="quantize", cache_key_fn=keyed(pipeline.quantize_key), **COMMON)
+@task(name="quantize", cache_key_fn=keyed(pipeline.quantize_key, "quantize"), **COMMON)
 def quantize(model_dir: str, root: str) -> str:
     return pipeline.quantize_stage(model_dir, root)
 
 
-@task(name="benchmark", cache_key_fn=keyed(pipeline.benchmark_key), task_run_name="benchmark-{domain}", **COMMON)
+@task(name="benchmark", cache_key_fn=keyed(pipeline.benchmark_key, "benchmark"), task_run_name="benchmark-{domain}", **COMMON)
 def benchmark(model_dir: str, quantized: str, shards: str, domain: str, root: str, cfg: BenchConfig) -> dict:
     return pipeline.benchmark_stage(model_dir, quantized, shards, domain, root, cfg)
 

@@ -22,6 +22,10 @@ from zeroxqa.isolate import run_isolated
 
 _MEASURING = threading.Lock()
 
+# where each stage writes under the run root (then /<key>); a template filled from the stage's parameters
+FOLDERS = {"shard": "shards-{name}", "meta": "meta", "synth": "synth", "finetune": "finetune", "quantize": "quantize",
+           "benchmark": "benchmark"}
+
 
 def _fresh(folder: Path) -> Path:
     """Start a stage folder anew (a half-written one from a killed run is discarded)."""
@@ -41,7 +45,7 @@ def shard_stage(sources: list[str], root: str, cfg: ShardConfig, name: str) -> s
     from zeroxqa.readers import SourceSpec
     from zeroxqa.shard import shard
 
-    out = stage_dir(root, f"shards-{name}", shard_key(sources, cfg, name))
+    out = stage_dir(root, FOLDERS["shard"].format(name=name), shard_key(sources, cfg, name))
     if not is_done(out):
         shard([SourceSpec.parse(s) for s in sources], _fresh(out), cfg)
         mark_done(out)
@@ -64,7 +68,7 @@ def meta_stage(in_shards: str, root: str, base: str, val_domains: list[str], cfg
     last meta-epoch checkpoint (the stage folder is kept until it is done)."""
     from zeroxqa.meta.train import meta_train
 
-    out = stage_dir(root, "meta", meta_key(in_shards, base, val_domains, cfg, reader_cfg))
+    out = stage_dir(root, FOLDERS["meta"], meta_key(in_shards, base, val_domains, cfg, reader_cfg))
     if not is_done(out):
         splits = domain_splits([in_shards])
         train = {d: tr for d, (tr, _) in splits.items() if d not in val_domains and tr}
@@ -89,7 +93,7 @@ def synth_stage(shards: str, domain: str, reader: str, root: str, cfg: SynthConf
     """Synthetic QA for a domain that has paragraphs only, filtered by `reader`; returns a shard-like folder
     (its paragraphs' train/dev split carries over, so the synthetic dev split calibrates the fine-tune).
     Runs in its own process, like the fine-tunes: loading a model is not safe beside another in threads."""
-    out = stage_dir(root, "synth", synth_key(shards, domain, reader, cfg))
+    out = stage_dir(root, FOLDERS["synth"], synth_key(shards, domain, reader, cfg))
     if not is_done(out):
         run_isolated(_synth, shards, domain, reader, str(_fresh(out)), cfg)
         mark_done(out)
@@ -132,7 +136,7 @@ def finetune_key(init: str, shards: str, domain: str, cfg: TrainConfig, reader_c
 def finetune_stage(init: str, shards: str, domain: str, root: str, cfg: TrainConfig, reader_cfg: ReaderConfig) -> str:
     """Fine-tune `init` on one domain's train split (dev split picks the epoch and the threshold), in its
     own process so that several domains can fine-tune at once."""
-    out = stage_dir(root, "finetune", finetune_key(init, shards, domain, cfg, reader_cfg))
+    out = stage_dir(root, FOLDERS["finetune"], finetune_key(init, shards, domain, cfg, reader_cfg))
     if not is_done(out):
         run_isolated(_finetune, init, shards, domain, str(_fresh(out) / "model"), cfg, reader_cfg)
         mark_done(out)
@@ -157,7 +161,7 @@ def quantize_key(model_dir: str) -> str:
 def quantize_stage(model_dir: str, root: str) -> str:
     """Export to ONNX and quantize to int8 with this CPU's preset (in its own process); returns the stage
     folder holding `onnx-fp32/` and `onnx-int8/`."""
-    out = stage_dir(root, "quantize", quantize_key(model_dir))
+    out = stage_dir(root, FOLDERS["quantize"], quantize_key(model_dir))
     if not is_done(out):
         run_isolated(_quantize, model_dir, str(_fresh(out)))
         mark_done(out)
@@ -179,7 +183,7 @@ def benchmark_stage(model_dir: str, quantized: str, shards: str, domain: str, ro
     from zeroxqa.bench.run import run_bench
     from zeroxqa.bench.variants import build_variants
 
-    out = stage_dir(root, "benchmark", benchmark_key(model_dir, quantized, shards, domain, cfg))
+    out = stage_dir(root, FOLDERS["benchmark"], benchmark_key(model_dir, quantized, shards, domain, cfg))
     if not is_done(out):
         rows = load_rows([shards], "dev", [domain])
         eval_data = "synthetic dev" if is_synthetic(shards) else "dev"
