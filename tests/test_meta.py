@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 
@@ -116,6 +117,27 @@ def test_resume_continues_where_it_stopped(tiny_dir, tmp_path, algorithm):
     assert (tmp_path / "straight" / "best" / "model.safetensors").exists()
 
 
+def test_checkpoint_selection_breaks_an_f1_tie_on_span_f1_then_takes_the_later(tiny_dir, tmp_path, monkeypatch):
+    from zeroxqa.meta import train as meta_train_module
+
+    # every K-shot F1 the same (the no-answer share, as when the adapted reader never answers)
+    scripted = iter([{"val_f1": 63.2, "val_span_f1": 10.0}, {"val_f1": 63.2, "val_span_f1": 25.0},
+                     {"val_f1": 63.2, "val_span_f1": 25.0}, {"val_f1": 63.2, "val_span_f1": 5.0}])
+    monkeypatch.setattr(meta_train_module, "validate", lambda *a, **k: next(scripted))
+    val = {"c": (DOMAINS["c"], DOMAINS["c"])}
+    cfg = small_meta(meta_epochs=3, meta_steps_per_epoch=1)
+    result = meta_train(str(tiny_dir), DOMAINS, val, tmp_path / "m", cfg, SMALL)
+    state = json.loads((tmp_path / "m" / "meta_state.json").read_text())
+    assert state["best_epoch"] == 3  # higher span F1 beats epoch 1, a tie with epoch 2 goes to the later
+    a, epoch3 = weights(result.best_dir), weights(result.last_dir)
+    assert all(np.array_equal(a[k], epoch3[k]) for k in a)
+
+    resumed = meta_train(str(tiny_dir), DOMAINS, val, tmp_path / "m", small_meta(meta_epochs=4, meta_steps_per_epoch=1), SMALL)
+    assert json.loads((tmp_path / "m" / "meta_state.json").read_text())["best_epoch"] == 3  # epoch 4 is worse
+    a, epoch4 = weights(resumed.best_dir), weights(resumed.last_dir)
+    assert all(np.array_equal(a[k], epoch3[k]) for k in a) and any(not np.array_equal(a[k], epoch4[k]) for k in a)
+
+
 def test_ray_and_in_process_agree(tiny_dir, tmp_path):
     ray = pytest.importorskip("ray")
     local = meta_train(str(tiny_dir), DOMAINS, {}, tmp_path / "local", small_meta(meta_epochs=1), SMALL)
@@ -159,3 +181,33 @@ def test_cli_meta_train_baseline_and_adapt_eval(tiny_dir, tmp_path):
     assert len(per_domain) == 2 * 2 * 2  # inits x domains x K
     assert {r["K"] for r in table} == {"4", "all"} and all(0 <= r["f1"] <= 100 for r in table)
     assert len([r for r in table if r["domain"] == "(mean)"]) == 4
+
+
+def test_adapt_eval_resumes_an_interrupted_table_without_measuring_again(monkeypatch):
+    from zeroxqa.config import AdaptConfig
+    from zeroxqa.meta import adapt
+
+    measured = []
+
+    def fake_score(reader, train_rows, dev_rows, k, cfg, reader_cfg):
+        measured.append((reader, k))
+        return {"f1": 50.0 + k, "exact": 40.0, "HasAns_f1": 30.0}
+
+    monkeypatch.setattr(adapt, "adapt_and_score", fake_score)
+    monkeypatch.setattr(adapt, "load_reader", lambda source: source)
+    targets = {"a": ([], []), "b": ([], [])}
+    cfg = AdaptConfig(shots=[4, 0])
+    saved = []
+    first = adapt.adapt_eval({"meta": "m/best"}, targets, cfg, SMALL, on_row=lambda rows: saved.append(list(rows)))
+    assert len(measured) == 4 and len(saved) == 4 and len(saved[1]) == 2
+
+    measured.clear()
+    resumed = adapt.adapt_eval({"meta": "m/best"}, targets, cfg, SMALL, done=saved[1])
+    assert len(measured) == 2  # only the two cells the interrupted run had not finished
+    assert sorted(map(adapt.cell, resumed)) == sorted(map(adapt.cell, first))
+    mean = next(r for r in resumed if r["domain"] == adapt.MEAN and r["K"] == "4")
+    assert mean["f1"] == 54.0
+
+    measured.clear()
+    adapt.adapt_eval({"meta": "m/last"}, targets, cfg, SMALL, done=first)  # another checkpoint: nothing reused
+    assert len(measured) == 4

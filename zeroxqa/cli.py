@@ -289,7 +289,8 @@ def meta_train_cmd(
     val = {d: splits[d] for d in sorted(val_names)}
     console.print(f"{cfg.algorithm}: {len(train_domains)} training domains, {len(val)} validation domains, workers {workers}")
     result = meta_train(base, train_domains, val, out, cfg, reader_cfg)
-    print_table("Meta-training", [{k: h[k] for k in ("epoch", "loss", "seconds", "val_f1")} for h in result.history])
+    print_table("Meta-training", [{k: h.get(k, float("nan")) for k in ("epoch", "loss", "seconds", "val_f1", "val_span_f1")}
+                                  for h in result.history])
     console.print(f"{result.seconds:.0f} s; best: {result.best_dir}; last: {result.last_dir}")
     if baseline:
         b = joint_baseline(base, train_domains, out / "baseline", cfg, reader_cfg)
@@ -306,9 +307,11 @@ def adapt_eval_cmd(
     max_dev: Annotated[int | None, typer.Option(help="score at most this many dev questions per domain")] = None,
     max_length: MaxLength = _READER.max_length,
     doc_stride: DocStride = _READER.doc_stride,
+    resume: Annotated[bool, typer.Option(help="keep the rows already in --out (written after every cell) and measure the rest")] = True,
 ) -> None:
     """Fine-tune each initialization on K examples of each target domain and score its dev split."""
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
     from zeroxqa.atomic import write_parquet
     from zeroxqa.dataset import domain_splits
@@ -318,9 +321,16 @@ def adapt_eval_cmd(
     with clear_input_errors():
         targets = domain_splits(shards, domain)
     cfg = AdaptConfig(shots=[int(k) for k in shots.split(",")], max_dev=max_dev)
+    done = pq.read_table(out).to_pylist() if resume and out.exists() else []
+    if done:
+        console.print(f"resuming: {len(done)} rows already in {out}")
+
+    def save(rows: list[dict]) -> None:
+        write_parquet(pa.Table.from_pylist(rows), out)
+
     rows = adapt_eval(inits, targets, cfg, ReaderConfig(max_length=max_length, doc_stride=doc_stride),
-                      progress=lambda m: console.print(f"[dim]{m}[/dim]"))
-    write_parquet(pa.Table.from_pylist([{k: (str(v) if k == "K" else v) for k, v in r.items()} for r in rows]), out)
+                      progress=lambda m: console.print(f"[dim]{m}[/dim]"), done=done, on_row=save)
+    save(rows)
     print_table("K-shot adaptation: F1 on each domain's dev split",
                 [{"init": r["init"], "domain": r["domain"], "K": str(r["K"]), "f1": r["f1"], "HasAns_f1": r["HasAns_f1"]} for r in rows],
                 limit=200)

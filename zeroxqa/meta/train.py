@@ -1,9 +1,10 @@
 """The meta-training driver: sample tasks, run their inner loops on workers, apply the first-order meta
-update; after each meta-epoch, checkpoint (resumable) and select by K-shot F1 on validation domains."""
+update; after each meta-epoch, checkpoint (resumable) and select by K-shot F1 (then span F1) on validation domains."""
 
 from __future__ import annotations
 
 import copy
+import math
 import json
 import time
 from dataclasses import dataclass, field
@@ -38,13 +39,24 @@ def step_seed(seed: int, epoch: int, step: int) -> int:
 
 
 def validate(reader: Reader, val: dict[str, tuple[list[dict], list[dict]]], cfg: MetaConfig, reader_cfg: ReaderConfig) -> dict:
-    """Mean F1 over validation domains after a K-shot adaptation of a copy of the meta weights."""
+    """Mean F1 over validation domains after a K-shot adaptation of a copy of the meta weights, and the
+    mean span F1 (answerable questions, best span always given)."""
     adapt_cfg = AdaptConfig(min_steps=cfg.adapt_steps, epochs=1, seed=cfg.seed, max_dev=64)
     scores = {}
     for domain, (train_rows, dev_rows) in val.items():
         trial = Reader(copy.deepcopy(reader.model), reader.tokenizer, reader.card)
-        scores[domain] = adapt_and_score(trial, train_rows, dev_rows, cfg.adapt_shots, adapt_cfg, reader_cfg)["f1"]
-    return {"val_f1": sum(scores.values()) / max(len(scores), 1), "val_f1_by_domain": scores}
+        scores[domain] = adapt_and_score(trial, train_rows, dev_rows, cfg.adapt_shots, adapt_cfg, reader_cfg)
+    spans = [s["span_f1"] for s in scores.values() if not math.isnan(s["span_f1"])]
+    return {"val_f1": sum(s["f1"] for s in scores.values()) / max(len(scores), 1),
+            "val_span_f1": sum(spans) / len(spans) if spans else -1.0,
+            "val_f1_by_domain": {d: s["f1"] for d, s in scores.items()}}
+
+
+def selection_score(record: dict) -> tuple[float, float]:
+    """What picks the best checkpoint: K-shot F1, then span F1. With few shots and a young QA head the
+    reader says "no answer" to everything after adapting, so F1 is the no-answer share for every
+    checkpoint; the span F1 still tells them apart."""
+    return record["val_f1"], record.get("val_span_f1", -1.0)
 
 
 def meta_train(base: str, domains: dict[str, list[dict]], val: dict[str, tuple[list[dict], list[dict]]], out: str | Path,
@@ -52,7 +64,7 @@ def meta_train(base: str, domains: dict[str, list[dict]], val: dict[str, tuple[l
     """Meta-train from `base` (or resume from `out/last`) on the in-domain train rows of `domains`."""
     cfg, reader_cfg = cfg or MetaConfig(), reader_cfg or ReaderConfig()
     out = Path(out)
-    last, best = out / "last", out / "best"
+    last, best_dir = out / "last", out / "best"
     state = json.loads((out / STATE_FILE).read_text()) if (out / STATE_FILE).exists() else None
     source = str(last) if state else base
     reader = load_reader(source)
@@ -60,7 +72,8 @@ def meta_train(base: str, domains: dict[str, list[dict]], val: dict[str, tuple[l
     if state and (last / OPTIMIZER_FILE).exists():
         optimizer.load_state_dict(torch.load(last / OPTIMIZER_FILE, weights_only=True))
     history = state["history"] if state else []
-    best_f1 = state["best_val_f1"] if state else -1.0
+    scored = [h for h in history if not math.isnan(h["val_f1"])]
+    best = max(scored, key=lambda h: (selection_score(h), h["epoch"]), default=None)  # a resumed run keeps its pick
     pool = WorkerPool(source, reader_cfg, cfg.workers, cfg.ray_address, cfg.threads)
     started = time.perf_counter()
     n_support = cfg.inner_steps * cfg.inner_batch_size
@@ -76,16 +89,17 @@ def meta_train(base: str, domains: dict[str, list[dict]], val: dict[str, tuple[l
             record = {"epoch": epoch, "loss": sum(losses) / len(losses), "seconds": time.perf_counter() - t0,
                       **(validate(reader, val, cfg, reader_cfg) if val else {"val_f1": float("nan")})}
             history.append(record)
-            tqdm.write(f"meta-epoch {epoch}: task loss {record['loss']:.3f}, K-shot val F1 {record['val_f1']:.2f}")
+            tqdm.write(f"meta-epoch {epoch}: task loss {record['loss']:.3f}, K-shot val F1 {record['val_f1']:.2f}, "
+                       f"span F1 {record.get('val_span_f1', float('nan')):.2f}")
             reader.card = {**reader.card, "meta_config": cfg.model_dump(), "reader_config": reader_cfg.model_dump(),
                            "meta_epoch": epoch, "meta_history": history, "null_threshold": 0.0}
             save_reader(reader, last)
             with atomic_path(last / OPTIMIZER_FILE) as tmp:
                 torch.save(optimizer.state_dict(), tmp)
-            if not val or record["val_f1"] > best_f1:
-                best_f1 = record["val_f1"] if val else best_f1
-                save_reader(reader, best)
-            write_json({"epoch": epoch, "best_val_f1": best_f1, "history": history}, out / STATE_FILE)
+            if not val or best is None or selection_score(record) >= selection_score(best):  # a tie goes to the later
+                best = record if val else None
+                save_reader(reader, best_dir)
+            write_json({"epoch": epoch, "best_epoch": best["epoch"] if best else epoch, "history": history}, out / STATE_FILE)
     finally:
         pool.close()
-    return MetaResult(best, last, history, time.perf_counter() - started)
+    return MetaResult(best_dir, last, history, time.perf_counter() - started)
