@@ -70,3 +70,20 @@ def test_cli_shard_prints_reconciliation_and_fails_clearly(tmp_path):
     (tmp_path / "empty.csv").write_text("")
     bad = runner.invoke(app, ["shard", str(tmp_path / "empty.csv"), "--out", str(tmp_path / "o2")])
     assert bad.exit_code == 2 and "empty.csv: file is empty" in bad.output
+
+
+def test_atomic_writes_get_the_umask_mode_not_tempfiles_private_one(tmp_path):
+    import os
+    import stat
+
+    from zeroxqa.atomic import DIR_MODE, FILE_MODE, atomic_dir, write_text
+
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert (FILE_MODE, DIR_MODE) == (0o666 & ~umask, 0o777 & ~umask)
+    f = write_text("x", tmp_path / "a.txt")
+    with atomic_dir(tmp_path / "model") as d:
+        (d / "w.bin").write_bytes(b"0")
+    # tempfile's own modes were 0600 / 0700: with the usual umask 022 nobody else could read an artifact
+    assert stat.S_IMODE(f.stat().st_mode) == FILE_MODE
+    assert stat.S_IMODE((tmp_path / "model").stat().st_mode) == DIR_MODE

@@ -13,6 +13,12 @@ from typing import Any, Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+# tempfile makes files 0600 and folders 0700; an artifact should get the mode any new file gets (the umask),
+# so that the rest of the team, or a Prefect worker running as another user, can read it
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+FILE_MODE, DIR_MODE = 0o666 & ~_UMASK, 0o777 & ~_UMASK
+
 
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
@@ -22,6 +28,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
+    tmp_path.chmod(FILE_MODE)
     try:
         yield tmp_path
         os.replace(tmp_path, path)
@@ -37,6 +44,7 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    tmp.chmod(DIR_MODE)
     try:
         yield tmp
         if path.exists():
