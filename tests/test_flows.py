@@ -110,6 +110,8 @@ def test_failed_stage_retried_does_not_recompute_earlier_stages(harness, calls, 
     from zeroxqa.model import save_reader
 
     params = tiny_params(save_reader(tiny_reader, tmp_path / "tiny"), tmp_path)
+    # one labelled site is enough here (the paragraph-only domain's stages are covered above); keeps the suite short
+    params = params.model_copy(update={"out_domain_sources": params.out_domain_sources[:1]})
     real_quantize = pipeline.quantize_stage
 
     def broken(*args, **kwargs):
@@ -119,12 +121,12 @@ def test_failed_stage_retried_does_not_recompute_earlier_stages(harness, calls, 
     with pytest.raises(RuntimeError, match="killed during quantize"):
         retrain(params)
     done_before = dict(calls)
-    assert done_before["meta_stage"] == 1 and done_before["finetune_stage"] == 2 and done_before["synth_stage"] == 1
+    assert done_before["meta_stage"] == 1 and done_before["finetune_stage"] == 1 and done_before["quantize_stage"] == 0
 
     monkeypatch.setattr(pipeline, "quantize_stage", real_quantize)
     retrain(params)
-    assert calls["meta_stage"] == 1 and calls["finetune_stage"] == 2 and calls["shard_stage"] == 2 and calls["synth_stage"] == 1
-    assert calls["benchmark_stage"] == 2
+    assert calls["meta_stage"] == 1 and calls["finetune_stage"] == 1 and calls["shard_stage"] == 2
+    assert calls["quantize_stage"] == 1 and calls["benchmark_stage"] == 1
 
 
 def test_a_cached_stage_whose_output_is_gone_runs_again(harness, tmp_path):
