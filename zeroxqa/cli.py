@@ -377,7 +377,7 @@ def run(
     out: Annotated[Path, typer.Option("--out", "-o", help="root folder of all artifacts")] = Path(_RETRAIN.out),
 ) -> None:
     """The main job: the Prefect `retrain` flow on the embedded sample (shard, meta-train, fine-tune per
-    out-domain, quantize, benchmark, register, report). Run again unchanged, every stage comes back cached."""
+    out-domain, quantize, benchmark, register, report). Run again unchanged, every stage finds its finished output and nothing is recomputed."""
     import os
     import time
 
