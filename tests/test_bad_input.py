@@ -173,3 +173,22 @@ def test_hostile_theme_names_stay_inside_the_output(tmp_path):
     assert not (tmp_path / "etc").exists()
     again, _ = run(tmp_path, path)  # deterministic: the same names again
     assert again.manifest.column("file").to_pylist() == result.manifest.column("file").to_pylist()
+
+
+def test_jsonl_record_with_raw_line_separators_stays_whole(tmp_path):
+    """U+2028, U+2029 and U+0085 may stand raw inside a JSON string: the record is one line, not three."""
+    import json
+
+    from zeroxqa.readers import SourceSpec
+    from zeroxqa.shard import shard
+
+    context = "First part\u2028second part\u0085third part with Paris in it."
+    header = json.dumps({"header": {"dataset": "odd"}})
+    record = json.dumps({"context": context, "qas": [{"qid": "q1", "question": "Which city?",
+                         "detected_answers": [{"text": "Paris", "char_spans": [[context.index("Paris"), context.index("Paris") + 4]]}]}]},
+                        ensure_ascii=False)
+    path = tmp_path / "odd.jsonl"
+    path.write_text(header + "\r\n" + record + "\n", encoding="utf-8")
+    result = shard([SourceSpec(path)], tmp_path / "out")
+    recon = result.reconciliation.to_pylist()
+    assert sum(r["read"] for r in recon) == 1 and sum(r["kept"] for r in recon) == 1 and result.quarantined == 0

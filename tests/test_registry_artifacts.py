@@ -43,3 +43,22 @@ def test_stage_key_changes_with_inputs_and_config(tmp_path):
     assert k != stage_key("shard", [f], ShardConfig(seed=1))
     f.write_bytes(b"other rows")
     assert k != stage_key("shard", [f], ShardConfig())
+
+
+def _promote_many(args: tuple[str, int, int]) -> None:
+    path, worker, n = args
+    for i in range(n):
+        promote(path, f"w{worker}-d{i}", {"f1": 50.0, "model": f"m{worker}-{i}"})
+    if worker == 0:
+        record_meta_model(path, "meta")
+
+
+def test_concurrent_promotions_from_several_processes_lose_none(tmp_path):
+    import multiprocessing
+
+    reg = str(tmp_path / "registry.json")
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        pool.map(_promote_many, [(reg, w, 25) for w in range(4)])
+    registry = load_registry(reg)
+    assert len(registry["domains"]) == 100 and registry["meta_model"] == "meta"
+    assert all(registry["domains"][f"w{w}-d{i}"]["model"] == f"m{w}-{i}" for w in range(4) for i in range(25))

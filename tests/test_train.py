@@ -92,3 +92,48 @@ def test_bare_encoder_gets_the_same_qa_head_every_time(tiny_reader, tmp_path):
     assert torch.equal(first, second)
     torch.manual_seed(1)
     assert torch.equal(torch.rand(1), after_first)
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def test_resume_mid_epoch_gives_the_uninterrupted_weights(tiny_reader, tmp_path):
+    """A run stopped after step 5 (of 3 epochs x 3 steps) and resumed ends with exactly the weights of a run
+    that never stopped: model, AdamW moments, schedule, batch order and dropout RNG all come back."""
+    from zeroxqa.checkpoint import has_checkpoint
+    from zeroxqa.train import train_reader
+
+    save_reader(tiny_reader, tmp_path / "init")
+    rows = ROWS * 3
+    cfg = TrainConfig(epochs=3, batch_size=2, seed=3, checkpoint_every=1, learning_rate=1e-3, negative_ratio=0.5)
+    straight = train_reader(load_reader(tmp_path / "init"), rows, [], tmp_path / "straight", SMALL, cfg,
+                            checkpoint_dir=tmp_path / "ck_straight")
+
+    def stop_at_5(step: int) -> None:
+        if step == 5:
+            raise _Interrupt
+
+    try:
+        train_reader(load_reader(tmp_path / "init"), rows, [], tmp_path / "resumed", SMALL, cfg,
+                     checkpoint_dir=tmp_path / "ck", on_step=stop_at_5)
+    except _Interrupt:
+        pass
+    assert has_checkpoint(tmp_path / "ck")
+    result = train_reader(load_reader(tmp_path / "init"), rows, [], tmp_path / "resumed", SMALL, cfg,
+                          checkpoint_dir=tmp_path / "ck", resume=True)
+    assert result.steps == straight.steps > 5
+    a, b = (load_reader(tmp_path / n).model.state_dict() for n in ("straight", "resumed"))
+    assert all(torch.equal(a[k], b[k]) for k in a), "resumed weights differ from the uninterrupted run"
+    assert not list((tmp_path / "ck").glob("*.pt")) and (tmp_path / "resumed" / "training.png").exists()
+
+
+def test_resume_refuses_other_data(tiny_reader, tmp_path):
+    import pytest
+
+    from zeroxqa.train import train_reader
+
+    cfg = TrainConfig(epochs=1, batch_size=2, seed=3, checkpoint_every=1)
+    train_reader(tiny_reader, ROWS, [], tmp_path / "m", SMALL, cfg, checkpoint_dir=tmp_path / "ck")
+    with pytest.raises(ValueError, match="other data"):
+        train_reader(tiny_reader, ROWS[:-1], [], tmp_path / "m", SMALL, cfg, checkpoint_dir=tmp_path / "ck", resume=True)

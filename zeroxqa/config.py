@@ -45,6 +45,15 @@ class TrainConfig(BaseModel):
     max_steps: int | None = Field(None, ge=1, description="stop after this many optimizer steps (a budget cap)")
     seed: int = 13
     threads: int | None = Field(None, ge=1, description="torch threads; default: all cores")
+    device: str = Field("auto", pattern="^(auto|cpu|cuda)$", description="auto: CUDA when there is a GPU, else the CPU")
+    precision: str = Field("auto", pattern="^(auto|fp32|bf16)$",
+                           description="auto: bf16 autocast on CUDA and on CPUs with bf16 instructions, else fp32")
+    freeze_embeddings: bool = Field(False, description="keep the word embeddings fixed (faster on CPU, and a shipped "
+                                                       "reader can take them from the base package)")
+    negative_ratio: float = Field(0.0, ge=0, description="SQuAD 2.0-style negatives per answerable training question "
+                                                         "(another paragraph of the same domain)")
+    checkpoint_every: int = Field(0, ge=0, description="save the full run state every N steps and at epoch ends (0: never)")
+    log_every: int = Field(50, ge=1, description="steps between loss records (the curve beside the model)")
 
 
 class BenchConfig(BaseModel):
@@ -142,7 +151,8 @@ class RetrainParams(BaseModel):
     out_domain_sources: list[str] = Field(default_factory=lambda: [_sample("POLICY_SITES"), _sample("POLICY_UNLABELED")],
                                           description="out-of-domain targets: labelled, or paragraphs only")
     out: str = Field("runs/main", description="root folder of all artifacts")
-    base: str = Field("minilm", description="base encoder: 'minilm', a HF name or a folder")
+    base: str = Field("squad", description="starting point: 'squad' (the shipped reference reader), 'minilm' (the bare "
+                                           "encoder), a HF name or a folder")
     val_domains: list[str] = Field(default_factory=lambda: ["Normans"], description="in-domains held out to select meta checkpoints")
     shard: ShardConfig = Field(default_factory=ShardConfig)
     reader: ReaderConfig = Field(default_factory=lambda: ReaderConfig(max_length=192, doc_stride=48))

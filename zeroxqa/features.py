@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 from transformers import PreTrainedTokenizerBase
 
 from zeroxqa.config import ReaderConfig
@@ -96,3 +97,79 @@ def prepare_features(
             features.start_positions.append(start)
             features.end_positions.append(end)
     return features
+
+
+@dataclass
+class PackedWindows:
+    """Training windows held compactly: every token id in one int32 array, rows by offset. A 50k-question
+    training set is tens of MB here, not the GBs of per-token Python lists that `Features` would take;
+    character offsets are not kept (training needs only the labels)."""
+
+    ids: np.ndarray  # int32, all windows concatenated
+    type_ids: np.ndarray | None  # int8, aligned with `ids`
+    row_starts: np.ndarray  # int64, len = windows + 1
+    start_positions: np.ndarray  # int64 per window
+    end_positions: np.ndarray
+    example_index: np.ndarray  # int64 per window
+
+    def __len__(self) -> int:
+        return len(self.row_starts) - 1
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.row_starts)
+
+    def batch(self, indices: list[int] | np.ndarray, pad_id: int = 0) -> dict[str, np.ndarray]:
+        """int64 arrays of the windows `indices` padded to the longest of them, with their labels."""
+        indices = np.asarray(indices)
+        lengths = self.lengths[indices]
+        width = int(lengths.max())
+        input_ids = np.full((len(indices), width), pad_id, dtype=np.int64)
+        mask = np.zeros((len(indices), width), dtype=np.int64)
+        types = np.zeros((len(indices), width), dtype=np.int64) if self.type_ids is not None else None
+        for row, (i, n) in enumerate(zip(indices, lengths)):
+            a = self.row_starts[i]
+            input_ids[row, :n] = self.ids[a : a + n]
+            mask[row, :n] = 1
+            if types is not None:
+                types[row, :n] = self.type_ids[a : a + n]
+        batch = {"input_ids": input_ids, "attention_mask": mask}
+        if types is not None:
+            batch["token_type_ids"] = types
+        batch["start_positions"] = self.start_positions[indices]
+        batch["end_positions"] = self.end_positions[indices]
+        return batch
+
+
+def pack_train_windows(
+    tokenizer: PreTrainedTokenizerBase,
+    questions: list[str],
+    contexts: list[str],
+    answers: list[list[dict]],
+    cfg: ReaderConfig,
+    chunk: int = 2000,
+    progress: bool = False,
+) -> PackedWindows:
+    """Labelled windows of many examples, tokenized `chunk` examples at a time so that the per-token Python
+    objects of one chunk are all that is ever alive."""
+    from tqdm.auto import tqdm
+
+    ids, types, lengths, starts, ends, example = [], [], [], [], [], []
+    for a in tqdm(range(0, len(questions), chunk), desc="tokenize", disable=not progress, leave=False):
+        f = prepare_features(tokenizer, questions[a : a + chunk], contexts[a : a + chunk], cfg, answers[a : a + chunk])
+        for w in range(len(f)):
+            ids.append(np.asarray(f.input_ids[w], dtype=np.int32))
+            if f.token_type_ids is not None:
+                types.append(np.asarray(f.token_type_ids[w], dtype=np.int8))
+            lengths.append(len(f.input_ids[w]))
+        starts += f.start_positions
+        ends += f.end_positions
+        example += [a + e for e in f.example_index]
+    return PackedWindows(
+        ids=np.concatenate(ids) if ids else np.zeros(0, np.int32),
+        type_ids=np.concatenate(types) if types else None,
+        row_starts=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+        start_positions=np.asarray(starts, dtype=np.int64),
+        end_positions=np.asarray(ends, dtype=np.int64),
+        example_index=np.asarray(example, dtype=np.int64),
+    )

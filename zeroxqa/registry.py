@@ -1,6 +1,8 @@
 """The model registry: the current reader of each domain, with its metrics and artifact paths, in one
 JSON file written atomically. A new model replaces the current one only if it measures at least as well
-on the domain's dev split (the promotion gate); otherwise the old one stays and the decision says why."""
+on the domain's dev split (the promotion gate); otherwise the old one stays and the decision says why.
+Every read-modify-write holds an exclusive file lock beside the registry, so concurrent flows, workers or
+processes never lose each other's promotions."""
 
 from __future__ import annotations
 
@@ -9,7 +11,15 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from filelock import FileLock
+
 from zeroxqa.atomic import write_json
+
+
+def registry_lock(path: str | Path) -> FileLock:
+    """The lock every writer of the registry at `path` takes (a `.lock` file beside it)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(f"{path}.lock")
 
 
 @dataclass
@@ -28,6 +38,11 @@ def load_registry(path: str | Path) -> dict:
 
 def promote(path: str | Path, domain: str, candidate: dict) -> Promotion:
     """`candidate` holds at least `f1` (on the domain's dev split) and `model` (its artifact path)."""
+    with registry_lock(path):
+        return _promote(path, domain, candidate)
+
+
+def _promote(path: str | Path, domain: str, candidate: dict) -> Promotion:
     registry = load_registry(path)
     current = registry["domains"].get(domain)
     f1 = float(candidate["f1"])
@@ -46,6 +61,7 @@ def promote(path: str | Path, domain: str, candidate: dict) -> Promotion:
 
 def record_meta_model(path: str | Path, model: str) -> None:
     """Remember the meta model new domains are onboarded from."""
-    registry = load_registry(path)
-    registry["meta_model"] = model
-    write_json(registry, path)
+    with registry_lock(path):
+        registry = load_registry(path)
+        registry["meta_model"] = model
+        write_json(registry, path)

@@ -33,8 +33,13 @@ def export_onnx(reader_dir: str | Path, out: str | Path) -> Path:
     """The plain fp32 ONNX export of a saved reader."""
     from optimum.onnxruntime import ORTModelForQuestionAnswering
 
-    reader_dir, out = Path(reader_dir), Path(out)
-    with tempfile.TemporaryDirectory() as work:
+    from zeroxqa.model import load_reader, resolve_model_path, save_reader
+    from zeroxqa.reference import is_compact
+
+    reader_dir, out = Path(resolve_model_path(reader_dir)), Path(out)
+    with tempfile.TemporaryDirectory() as work, tempfile.TemporaryDirectory() as whole:
+        if is_compact(read_card(reader_dir)):  # the shipped form: put the base's tensors back first
+            reader_dir = save_reader(load_reader(reader_dir), Path(whole) / "reader")
         ORTModelForQuestionAnswering.from_pretrained(reader_dir, export=True).save_pretrained(work)
         return _finish(reader_dir, Path(work) / ONNX_FILE, out, {"format": "onnx", "precision": "fp32", "optimized": None})
 

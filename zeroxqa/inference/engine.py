@@ -40,9 +40,10 @@ class TorchBackend:
         import torch
 
         self.model.eval()
+        device = next(self.model.parameters()).device
         with torch.inference_mode():
-            out = self.model(**{k: torch.from_numpy(v) for k, v in batch.items()})
-        return out.start_logits.float().numpy(), out.end_logits.float().numpy()
+            out = self.model(**{k: torch.from_numpy(v).to(device) for k, v in batch.items()})
+        return out.start_logits.float().cpu().numpy(), out.end_logits.float().cpu().numpy()
 
 
 class OnnxBackend:
@@ -71,7 +72,9 @@ class QAEngine:
     @classmethod
     def load(cls, model_dir: str | Path, threads: int | None = None, cfg: ReaderConfig | None = None) -> "QAEngine":
         """A folder with `model.onnx` runs on onnxruntime; a saved reader (safetensors) on torch."""
-        model_dir = Path(model_dir)
+        from zeroxqa.model import resolve_model_path
+
+        model_dir = Path(resolve_model_path(model_dir))
         card = read_card(model_dir)
         cfg = cfg or ReaderConfig(**card.get("reader_config", {}))
         if (model_dir / "model.onnx").exists():

@@ -8,11 +8,11 @@ import json
 from typing import Iterator
 
 from zeroxqa.errors import InputError
-from zeroxqa.readers.text import load_text, row_problem
+from zeroxqa.readers.text import json_lines, load_text, row_problem
 
 
 def read(spec) -> Iterator[dict]:
-    lines = load_text(spec.path).splitlines()
+    lines = json_lines(load_text(spec.path))
     try:
         header = json.loads(lines[0]).get("header", {})
     except (json.JSONDecodeError, AttributeError):
@@ -29,7 +29,7 @@ def read(spec) -> Iterator[dict]:
         except (json.JSONDecodeError, KeyError, TypeError) as e:
             row_no += 1
             row = _row(domain, "", {}, file, row_no)
-            yield row_problem(row, f"line {line_no} is not an MRQA context object ({e})", line[:2000])
+            yield row_problem(row, f"line {line_no} is not an MRQA context object ({e})", line)
             continue
         for qa in qas:
             row_no += 1

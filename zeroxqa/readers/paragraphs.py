@@ -14,7 +14,7 @@ import re
 from typing import Iterator
 
 from zeroxqa.errors import InputError
-from zeroxqa.readers.text import load_text, row_problem
+from zeroxqa.readers.text import json_lines, load_text, row_problem
 
 TEXT_KEYS = ("paragraph", "context", "text", "Paragraph", "Context", "Text")
 DOMAIN_KEYS = ("domain", "theme", "Domain", "Theme")
@@ -47,7 +47,7 @@ def read_csv(spec) -> Iterator[dict]:
 
 def read_jsonl(spec) -> Iterator[dict]:
     row_no = 0
-    for line in load_text(spec.path).splitlines():
+    for line in json_lines(load_text(spec.path)):
         if not line.strip():
             continue
         row_no += 1
@@ -57,7 +57,7 @@ def read_jsonl(spec) -> Iterator[dict]:
             domain = next((rec[k] for k in DOMAIN_KEYS if k in rec), "")
         except (json.JSONDecodeError, StopIteration, TypeError) as e:
             reason = f"not a JSON object with one of the keys {list(TEXT_KEYS)} ({type(e).__name__})"
-            yield row_problem(_row(spec, "", "", row_no), reason, line[:2000])
+            yield row_problem(_row(spec, "", "", row_no), reason, line)
             continue
         yield _row(spec, str(domain), str(text), row_no, str(rec["id"]) if "id" in rec else None)
 

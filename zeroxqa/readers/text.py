@@ -35,3 +35,9 @@ def row_problem(row: dict, problem: str, raw: object) -> dict:
     row["problem"] = problem
     row["raw"] = raw
     return row
+
+
+def json_lines(text: str) -> list[str]:
+    """The lines of a JSONL file: split on "\\n" (and "\\r\\n") only. `str.splitlines` also splits on U+2028,
+    U+0085 and other characters that JSON allows raw inside a string, which would cut a valid record in two."""
+    return [line.removesuffix("\r") for line in text.split("\n")]

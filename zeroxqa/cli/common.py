@@ -1,0 +1,55 @@
+"""What every command group shares: the Typer app, the consoles, clear input errors, tables, and the
+argument types of shard-reading commands."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Iterator
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from zeroxqa.config import ReaderConfig
+from zeroxqa.errors import InputError
+
+app = typer.Typer(help="ZeroxQA: domain-adapted extractive QA readers.", no_args_is_help=True, add_completion=False)
+console = Console()
+err_console = Console(stderr=True, soft_wrap=True)
+_READER = ReaderConfig()
+
+
+@app.callback()
+def _root() -> None:
+    """ZeroxQA: domain-adapted extractive QA readers."""
+
+
+@contextmanager
+def clear_input_errors() -> Iterator[None]:
+    """Bad input ends the command with its message (file, row, field) and exit code 2, not a traceback."""
+    try:
+        yield
+    except InputError as e:
+        err_console.print(f"[red]error:[/red] {escape(str(e))}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+def print_table(title: str, rows: list[dict], limit: int = 40) -> None:
+    """Print dict rows as a table; past `limit` rows, say how many more there are and where they are."""
+    table = Table(title=title, show_lines=False)
+    for col in rows[0] if rows else []:
+        numeric = isinstance(rows[0][col], (int, float))
+        table.add_column(col, justify="right" if numeric else "left", overflow="fold")
+    for r in rows[:limit]:
+        table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for v in r.values()))
+    console.print(table)
+    if len(rows) > limit:
+        console.print(f"... and {len(rows) - limit} more rows")
+
+
+Shards = Annotated[list[Path], typer.Argument(help="QA shard files, or shard folders written by `zeroxqa shard`")]
+Domains = Annotated[list[str] | None, typer.Option("--domain", help="only these domains (repeatable)")]
+MaxLength = Annotated[int, typer.Option(help="tokens per window")]
+DocStride = Annotated[int, typer.Option(help="overlap of windows, in tokens")]

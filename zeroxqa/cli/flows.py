@@ -1,0 +1,70 @@
+"""Orchestration commands: `run` (the main job), `watch`, `emit-domain`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from zeroxqa.cli.common import app, console
+from zeroxqa.config import RetrainParams
+
+
+_RETRAIN = RetrainParams()
+
+
+@app.command()
+def run(
+    out: Annotated[Path, typer.Option("--out", "-o", help="root folder of all artifacts")] = Path(_RETRAIN.out),
+) -> None:
+    """The main job: the Prefect `retrain` flow on the embedded sample (shard, meta-train, fine-tune per
+    out-domain, quantize, benchmark, register, report). Run again unchanged, every stage finds its finished output and nothing is recomputed."""
+    import os
+    import time
+
+    # without PREFECT_API_URL Prefect starts a temporary server; on a busy laptop it can need more than
+    # Prefect's default wait (seen: a timeout with the 2 cores taken by another job)
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    from flows.retrain import retrain
+
+    started = time.perf_counter()
+    result = retrain(RetrainParams(out=str(out)))
+    for p in result["promotions"]:
+        console.print(f"{p['domain']}: {p['reason']}", highlight=False)
+    console.print(f"shards: {', '.join(result['shards'])}")
+    console.print(f"meta model: {result['meta_model']}")
+    for domain, model in result["models"].items():
+        console.print(f"model {domain}: {model}")
+    console.print(f"report: {result['report']}")
+    console.print(f"registry: {result['registry']}")
+    console.print(f"finished in {time.perf_counter() - started:.0f} s")
+
+
+@app.command("watch")
+def watch_cmd(
+    inbox: Annotated[Path, typer.Argument(help="folder where new domain files land")],
+    out: Annotated[str, typer.Option(help="artifact root the onboarding flow writes to")] = _RETRAIN.out,
+    interval: Annotated[float, typer.Option(help="seconds between polls")] = 5.0,
+    once: Annotated[bool, typer.Option(help="one pass, then exit")] = False,
+) -> None:
+    """Emit `zeroxqa.domain.arrived` for each new file in INBOX (the onboarding deployment listens for it)."""
+    from zeroxqa.watch import watch
+
+    watch(inbox, out, interval=interval, once=once, log=lambda m: console.print(m, highlight=False))
+
+
+@app.command("emit-domain")
+def emit_domain(
+    domain: Annotated[str, typer.Option(help="the new domain's name")],
+    labeled: Annotated[Path | None, typer.Option(help="file of labelled questions")] = None,
+    paragraphs: Annotated[Path | None, typer.Option(help="file of unlabeled paragraphs")] = None,
+    out: Annotated[str, typer.Option(help="artifact root the onboarding flow writes to")] = _RETRAIN.out,
+) -> None:
+    """Emit one `zeroxqa.domain.arrived` event by hand."""
+    from zeroxqa.watch import emit_domain_arrived
+
+    payload = {"domain": domain, "labeled": str(labeled.resolve()) if labeled else None,
+               "paragraphs": str(paragraphs.resolve()) if paragraphs else None, "out": out}
+    emit_domain_arrived(payload)
+    console.print(f"emitted zeroxqa.domain.arrived for {domain}")

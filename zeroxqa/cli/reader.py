@@ -1,0 +1,161 @@
+"""Reader commands: `train`, `eval`, `answer`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from zeroxqa.cli.common import (_READER, DocStride, Domains, MaxLength, Shards, app, clear_input_errors, console,
+                                err_console, print_table)
+from zeroxqa.config import ReaderConfig, TrainConfig
+from zeroxqa.reference import DEFAULT_READER
+
+_TRAIN = TrainConfig()
+
+
+@app.command()
+def train(
+    shards: Shards,
+    out: Annotated[Path, typer.Option("--out", "-o", help="folder of the trained reader")],
+    base: Annotated[str, typer.Option(help="starting point: 'squad' (the shipped reference reader), 'minilm' (the bare "
+                                           "encoder), a HF name or a folder")] = DEFAULT_READER,
+    domain: Domains = None,
+    epochs: Annotated[int, typer.Option()] = _TRAIN.epochs,
+    batch_size: Annotated[int, typer.Option()] = _TRAIN.batch_size,
+    learning_rate: Annotated[float, typer.Option("--lr")] = _TRAIN.learning_rate,
+    max_steps: Annotated[int | None, typer.Option(help="stop after this many steps")] = _TRAIN.max_steps,
+    max_length: MaxLength = _READER.max_length,
+    doc_stride: DocStride = _READER.doc_stride,
+    seed: Annotated[int, typer.Option()] = _TRAIN.seed,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = _TRAIN.device,
+    precision: Annotated[str, typer.Option(help="auto, fp32 or bf16 (autocast)")] = _TRAIN.precision,
+    freeze_embeddings: Annotated[bool, typer.Option(help="keep the word embeddings fixed")] = _TRAIN.freeze_embeddings,
+    negative_ratio: Annotated[float, typer.Option(help="same-article negatives per answerable question")] = _TRAIN.negative_ratio,
+    warmup_ratio: Annotated[float, typer.Option()] = _TRAIN.warmup_ratio,
+    threads: Annotated[int | None, typer.Option(help="torch threads (CPU)")] = _TRAIN.threads,
+    checkpoint_every: Annotated[int, typer.Option(help="save the run state every N steps (0: never)")] = 500,
+    checkpoint_dir: Annotated[Path | None, typer.Option(help="where the run state goes; default OUT.checkpoint")] = None,
+    resume: Annotated[bool, typer.Option(help="continue from the checkpoint, mid-epoch")] = False,
+) -> None:
+    """Fine-tune a reader on the train split of the shards; dev split picks the best epoch and the threshold.
+    With checkpoints (every 500 steps by default), `--resume` continues an interrupted run exactly."""
+    from zeroxqa.dataset import load_rows, rows_sha256
+    from zeroxqa.model import load_reader
+    from zeroxqa.train import train_reader
+
+    reader_cfg = ReaderConfig(max_length=max_length, doc_stride=doc_stride)
+    train_cfg = TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, max_steps=max_steps, seed=seed,
+                            device=device, precision=precision, freeze_embeddings=freeze_embeddings,
+                            negative_ratio=negative_ratio, warmup_ratio=warmup_ratio, threads=threads,
+                            checkpoint_every=checkpoint_every)
+    with clear_input_errors():
+        train_rows = load_rows(shards, "train", domain)
+        dev_rows = load_rows(shards, "dev", domain)
+    if not train_rows:
+        err_console.print(f"[red]error:[/red] no rows in split 'train' of {[str(s) for s in shards]}"
+                          + (f" for domains {domain}" if domain else ""))
+        raise typer.Exit(2)
+    console.print(f"train {len(train_rows)} questions, dev {len(dev_rows)}; base {base}")
+    reader = load_reader(base)
+    card = {"train_data_sha256": rows_sha256(train_rows), "dev_data_sha256": rows_sha256(dev_rows),
+            "domains": sorted({r["domain"] for r in train_rows})}
+    ckpt = checkpoint_dir or out.with_name(out.name + ".checkpoint")
+    result = train_reader(reader, train_rows, dev_rows, out, reader_cfg, train_cfg, card=card,
+                          checkpoint_dir=ckpt if checkpoint_every else None, resume=resume, progress=True)
+    keys = ("epoch", "step", "seconds", "exact", "f1", "HasAns_f1", "NoAns_f1", "null_threshold")
+    print_table("Training", [{k: h.get(k) for k in keys} for h in result.history if "seconds" in h])
+    console.print(f"{result.steps} steps, {result.tokens} tokens in {result.seconds:.0f} s "
+                  f"({result.tokens / max(result.seconds, 1e-9):.0f} tokens/s); best reader: {result.model_dir}")
+
+
+@app.command("eval")
+def eval_cmd(
+    shards: Shards,
+    model: Annotated[str, typer.Option("--model", "-m", help="a saved reader or ONNX variant; default: the shipped reference reader")] = DEFAULT_READER,
+    split: Annotated[str, typer.Option(help="'dev', 'train' or 'all'")] = "dev",
+    domain: Domains = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="metrics Parquet to write")] = None,
+    max_length: MaxLength = _READER.max_length,
+    doc_stride: DocStride = _READER.doc_stride,
+) -> None:
+    """EM / F1 per domain (HasAns / NoAns) at the reader's calibrated threshold, printed and written to Parquet."""
+    import math
+
+    import pyarrow as pa
+
+    from zeroxqa.atomic import write_parquet
+    from zeroxqa.dataset import load_rows
+    from zeroxqa.evaluate import evaluate
+    from zeroxqa.inference.engine import QAEngine
+
+    with clear_input_errors():
+        rows = load_rows(shards, None if split == "all" else split, domain)
+    if not rows:
+        err_console.print(f"[red]error:[/red] no rows in split {split!r} of {[str(s) for s in shards]}")
+        raise typer.Exit(2)
+    from zeroxqa.model import check_model_dir
+
+    with clear_input_errors():
+        engine = QAEngine.load(check_model_dir(model), cfg=ReaderConfig(max_length=max_length, doc_stride=doc_stride))
+    ev = evaluate(engine, rows, progress=True)
+    table = ev.per_domain()
+    oracle_f1, oracle_t = ev.calibrate()
+    # the answerable questions alone with the best span always given: the quality of the spans themselves
+    forced = {m["domain"]: m for m in ev.per_domain(threshold=math.inf)}
+    for m in table:
+        m.update({"model": model, "split": split, "null_threshold": ev.threshold, "oracle_f1": oracle_f1,
+                  "span_exact": forced[m["domain"]]["HasAns_exact"], "span_f1": forced[m["domain"]]["HasAns_f1"]})
+    print_table(f"{model} on {split} (threshold {ev.threshold:.3f})",
+                [{k: m[k] for k in ("domain", "n", "exact", "f1", "HasAns_n", "HasAns_f1", "NoAns_n", "NoAns_f1", "span_f1")}
+                 for m in table])
+    console.print("span_f1: F1 on the answerable questions with the best span always given (no abstaining)")
+    console.print(f"F1 with a threshold calibrated on these rows instead (an upper bound): {oracle_f1:.2f} at {oracle_t:.3f}")
+    if out:
+        write_parquet(pa.Table.from_pylist(table), out)
+        console.print(f"metrics: {out}")
+
+
+def read_text_arg(value: str | None, file: Path | None, name: str) -> str:
+    """A text given inline or as a file (`-` for standard input): a 200,000-character paragraph does not fit
+    on a command line."""
+    import sys
+
+    from zeroxqa.errors import InputError
+
+    if (value is None) == (file is None):
+        raise InputError(f"--{name}", f"give --{name} TEXT or --{name}-file PATH (or - for standard input), one of them")
+    if file is None:
+        return value
+    if str(file) == "-":
+        return sys.stdin.read()
+    try:
+        return file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(file, "file not found") from None
+    except (UnicodeDecodeError, IsADirectoryError) as e:
+        raise InputError(file, f"not a UTF-8 text file ({e.__class__.__name__})") from None
+
+
+@app.command()
+def answer(
+    context: Annotated[str | None, typer.Option(help="the paragraph")] = None,
+    question: Annotated[str | None, typer.Option(help="the question")] = None,
+    context_file: Annotated[Path | None, typer.Option(help="the paragraph from a file, - for standard input")] = None,
+    question_file: Annotated[Path | None, typer.Option(help="the question from a file, - for standard input")] = None,
+    model: Annotated[str, typer.Option("--model", "-m", help="a saved reader or ONNX variant; default: the shipped reference reader")] = DEFAULT_READER,
+) -> None:
+    """Answer one question over one paragraph ("no answer" when the reader judges it unanswerable).
+    MODEL may be a saved reader or an exported ONNX variant."""
+    from zeroxqa.inference.engine import QAEngine
+    from zeroxqa.model import check_model_dir
+
+    with clear_input_errors():
+        context = read_text_arg(context, context_file, "context")
+        question = read_text_arg(question, question_file, "question")
+        engine = QAEngine.load(check_model_dir(model))
+    (span,) = engine.spans([question], [context])
+    text = span.answer(engine.threshold)
+    console.print(text if text else "(no answer)", highlight=False)
+    console.print(f"[dim]span {span.text!r} at {span.start}, score {span.score:.2f}, null {span.null_score:.2f}, threshold {engine.threshold:.2f}[/dim]")
