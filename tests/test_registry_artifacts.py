@@ -62,3 +62,79 @@ def test_concurrent_promotions_from_several_processes_lose_none(tmp_path):
     registry = load_registry(reg)
     assert len(registry["domains"]) == 100 and registry["meta_model"] == "meta"
     assert all(registry["domains"][f"w{w}-d{i}"]["model"] == f"m{w}-{i}" for w in range(4) for i in range(25))
+
+
+def _model(folder, content: bytes):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "model.safetensors").write_bytes(content)
+    return str(folder)
+
+
+def test_a_damaged_registered_model_is_neither_compared_against_nor_handed_out(tmp_path):
+    import pytest
+
+    from zeroxqa.pipeline import best_registered_reader
+
+    reg = tmp_path / "registry.json"
+    m1, m2 = _model(tmp_path / "m1", b"weights one"), _model(tmp_path / "m2", b"weights two")
+    promote(reg, "law", {"f1": 50.0, "model": m1})
+    promote(reg, "law", {"f1": 60.0, "model": m2})
+    assert load_registry(reg)["domains"]["law"]["sha256"] and best_registered_reader(str(reg)) == m2
+
+    (tmp_path / "m2" / "model.safetensors").write_bytes(b"\0" * 11)  # bytes zeroed in place
+    assert best_registered_reader(str(reg)) == m1, "the intact model of the history is served instead"
+    with pytest.warns(UserWarning, match="no longer matches"):
+        decision = promote(reg, "law", {"f1": 55.0, "model": _model(tmp_path / "m3", b"weights three")})
+    assert decision.promoted and decision.current_f1 == 50.0 and "passed over" in decision.reason
+    entry = load_registry(reg)["domains"]["law"]
+    assert entry["model"].endswith("m3") and "no longer matches" in entry["history"][-1]["damaged"]
+
+
+def test_a_damaged_model_with_a_better_intact_predecessor_gives_way_to_it(tmp_path):
+    import pytest
+
+    reg = tmp_path / "registry.json"
+    promote(reg, "law", {"f1": 70.0, "model": _model(tmp_path / "m1", b"one")})
+    promote(reg, "law", {"f1": 80.0, "model": _model(tmp_path / "m2", b"two")})
+    (tmp_path / "m2" / "model.safetensors").unlink()
+    with pytest.warns(UserWarning, match="no longer matches"):
+        decision = promote(reg, "law", {"f1": 65.0, "model": _model(tmp_path / "m3", b"three")})
+    assert not decision.promoted and decision.current_f1 == 70.0
+    assert load_registry(reg)["domains"]["law"]["model"].endswith("m1")
+
+
+def test_a_done_stage_whose_files_changed_is_not_done_any_more(tmp_path):
+    import pytest
+
+    from zeroxqa.artifacts import is_done, mark_done, verify_done
+
+    stage = tmp_path / "stage"
+    (stage / "sub").mkdir(parents=True)
+    (stage / "manifest.parquet").write_bytes(b"manifest")
+    (stage / "sub" / "big.bin").write_bytes(b"x" * 2_000_000)
+    mark_done(stage)
+    assert is_done(stage) and verify_done(stage, deep=True) == []
+
+    (stage / "sub" / "big.bin").write_bytes(b"y" * 2_000_000)  # same size: only a deep check sees it
+    assert verify_done(stage) == [] and verify_done(stage, deep=True) == ["sub/big.bin changed content (sha256)"]
+    (stage / "manifest.parquet").unlink()
+    with pytest.warns(UserWarning, match="manifest.parquet is missing"):
+        assert not is_done(stage)
+    assert not is_done(stage), "the marker is gone: the stage runs again"
+
+
+def test_verify_command_reports_a_changed_stage_and_a_damaged_model(tmp_path):
+    from typer.testing import CliRunner
+
+    from zeroxqa.artifacts import mark_done
+    from zeroxqa.cli import app
+
+    run = tmp_path / "run"
+    model = _model(run / "finetune" / "abc" / "model", b"weights")
+    mark_done(run / "finetune" / "abc")
+    promote(run / "registry.json", "law", {"f1": 50.0, "model": model})
+    ok = CliRunner().invoke(app, ["verify", str(run)])
+    assert ok.exit_code == 0, ok.output
+    (run / "finetune" / "abc" / "model" / "model.safetensors").write_bytes(b"weightz")
+    bad = CliRunner().invoke(app, ["verify", str(run)])
+    assert bad.exit_code == 1 and "changed content" in bad.output and "registry: law" in bad.output

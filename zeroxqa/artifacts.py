@@ -56,9 +56,71 @@ def stage_dir(root: str | Path, stage: str, key: str) -> Path:
     return Path(root) / stage / key[:16]
 
 
-def is_done(folder: str | Path) -> bool:
-    return (Path(folder) / DONE).exists()
+SMALL_FILE = 1 << 20  # files up to this size are re-hashed on every check; larger ones on a deep check
+
+
+def stage_files(folder: Path) -> list[Path]:
+    """The files a stage wrote (hidden files and the done-marker left out)."""
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.name != DONE
+                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 
 def mark_done(folder: str | Path) -> None:
-    (Path(folder) / DONE).write_text("ok\n")
+    """Mark a stage folder finished, recording the size and sha256 of every file it holds."""
+    folder = Path(folder)
+    files = {str(p.relative_to(folder)): {"size": p.stat().st_size, "sha256": file_sha256(p)} for p in stage_files(folder)}
+    from zeroxqa.atomic import write_json
+
+    write_json({"files": files}, folder / DONE)
+
+
+def verify_done(folder: str | Path, deep: bool = False) -> list[str]:
+    """What no longer matches the done-marker of a stage folder: missing files, other sizes, and other
+    contents of small files (of every file when `deep`). Empty when the folder is as the stage left it."""
+    folder = Path(folder)
+    try:
+        files = json.loads((folder / DONE).read_text())["files"]
+    except (ValueError, KeyError, TypeError):
+        return []  # a marker of an older version holds no listing: nothing to check against
+    problems = []
+    for name, meta in files.items():
+        path = folder / name
+        if not path.is_file():
+            problems.append(f"{name} is missing")
+        elif path.stat().st_size != meta["size"]:
+            problems.append(f"{name} changed size ({meta['size']} -> {path.stat().st_size} bytes)")
+        elif (deep or meta["size"] <= SMALL_FILE) and file_sha256(path) != meta["sha256"]:
+            problems.append(f"{name} changed content (sha256)")
+    return problems
+
+
+def is_done(folder: str | Path) -> bool:
+    """True when the stage folder is marked done and still holds what it was marked with. A folder that
+    no longer matches loses its marker (with a warning naming what changed), so the stage runs again."""
+    folder = Path(folder)
+    if not (folder / DONE).exists():
+        return False
+    problems = verify_done(folder)
+    if problems:
+        import warnings
+
+        warnings.warn(f"stage folder {folder} was marked done but {'; '.join(problems[:3])}: it is computed again")
+        (folder / DONE).unlink(missing_ok=True)
+        return False
+    return True
+
+
+def verify_run(root: str | Path, deep: bool = True) -> list[dict]:
+    """Every finished stage folder under a run root, and every model of its registry, checked against what
+    was recorded when they were written: one row each, `ok` or what no longer matches."""
+    from zeroxqa.registry import damage, load_registry
+
+    root = Path(root)
+    rows = [{"what": str(marker.parent.relative_to(root)), "ok": not (p := verify_done(marker.parent, deep)), "problems": "; ".join(p)}
+            for marker in sorted(root.rglob(DONE))]
+    registry = root / "registry.json"
+    if registry.exists():
+        for domain, entry in sorted(load_registry(registry)["domains"].items()):
+            problem = damage(entry)
+            rows.append({"what": f"registry: {domain}", "ok": problem is None, "problems": problem or ""})
+    return rows

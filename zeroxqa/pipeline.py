@@ -127,9 +127,10 @@ def is_synthetic(shards: str) -> bool:
 
 def best_registered_reader(registry: str) -> str | None:
     """The promoted reader with the highest F1 across domains: the default round-trip filter of onboarding."""
-    from zeroxqa.registry import load_registry
+    from zeroxqa.registry import good_entry, load_registry
 
-    entries = [e for e in load_registry(registry)["domains"].values() if Path(e["model"]).exists()]
+    entries = [good_entry(e)[0] for e in load_registry(registry)["domains"].values()]
+    entries = [e for e in entries if e is not None and Path(e["model"]).exists()]
     return max(entries, key=lambda e: e["f1"])["model"] if entries else None
 
 

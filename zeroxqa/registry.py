@@ -2,11 +2,16 @@
 JSON file written atomically. A new model replaces the current one only if it measures at least as well
 on the domain's dev split (the promotion gate); otherwise the old one stays and the decision says why.
 Every read-modify-write holds an exclusive file lock beside the registry, so concurrent flows, workers or
-processes never lose each other's promotions."""
+processes never lose each other's promotions.
+
+Each entry records the content hash of its model folder. A model whose files no longer match (damaged,
+half-deleted) is neither compared against nor handed out: the last entry of its history that still
+matches stands in for it, and the decision says so."""
 
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,6 +36,39 @@ class Promotion:
     current_f1: float | None
 
 
+def model_sha256(model: str) -> str | None:
+    """Content hash of a model folder, None when there is no such folder (a name, or a test double)."""
+    from zeroxqa.artifacts import content_hash
+
+    return content_hash(model) if Path(model).exists() else None
+
+
+def damage(entry: dict) -> str | None:
+    """Why a registry entry's model cannot be trusted any more, or None when it matches what was promoted."""
+    expected = entry.get("sha256")
+    if expected is None:
+        return None  # promoted before hashes were recorded, or not a folder: nothing to check against
+    if not Path(entry["model"]).exists():
+        return f"{entry['model']} is missing"
+    if model_sha256(entry["model"]) != expected:
+        return f"{entry['model']} no longer matches its promoted content (sha256)"
+    return None
+
+
+def good_entry(entry: dict | None) -> tuple[dict | None, str | None]:
+    """(the entry to rely on, why the current one was passed over): the entry itself when its model is
+    intact, else the newest intact entry of its history, else None."""
+    if entry is None:
+        return None, None
+    problem = damage(entry)
+    if problem is None:
+        return entry, None
+    for old in reversed(entry.get("history", [])):
+        if damage(old) is None:
+            return old, problem
+    return None, problem
+
+
 def load_registry(path: str | Path) -> dict:
     path = Path(path)
     return json.loads(path.read_text()) if path.exists() else {"domains": {}}
@@ -44,19 +82,40 @@ def promote(path: str | Path, domain: str, candidate: dict) -> Promotion:
 
 def _promote(path: str | Path, domain: str, candidate: dict) -> Promotion:
     registry = load_registry(path)
-    current = registry["domains"].get(domain)
+    entry = registry["domains"].get(domain)
+    current, problem = good_entry(entry)
+    note = f" (the registered model was passed over: {problem})" if problem else ""
+    if problem:
+        warnings.warn(f"registry {path}, domain {domain!r}: {problem}; "
+                      + (f"comparing against {current['model']} from its history" if current else "no intact model left"))
     f1 = float(candidate["f1"])
     if current is not None and f1 < float(current["f1"]):
-        decision = Promotion(domain, False, f"kept the current model: candidate F1 {f1:.2f} < current {current['f1']:.2f}",
+        decision = Promotion(domain, False, f"kept the current model: candidate F1 {f1:.2f} < current {current['f1']:.2f}{note}",
                              f1, float(current["f1"]))
+        if problem:  # the intact entry of the history becomes the current one again
+            registry["domains"][domain] = {**current, "history": _history_of(entry, upto=current)}
+            write_json(registry, path)
     else:
         why = "first model for this domain" if current is None else f"candidate F1 {f1:.2f} >= current {current['f1']:.2f}"
-        decision = Promotion(domain, True, f"promoted: {why}", f1, None if current is None else float(current["f1"]))
-        history = (current or {}).get("history", []) + ([{k: current[k] for k in ("f1", "model", "promoted_at")}] if current else [])
-        registry["domains"][domain] = {**candidate, "f1": f1, "promoted_at": datetime.now(timezone.utc).isoformat(),
-                                       "history": history}
+        decision = Promotion(domain, True, f"promoted: {why}{note}", f1, None if current is None else float(current["f1"]))
+        registry["domains"][domain] = {**candidate, "f1": f1, "sha256": model_sha256(candidate["model"]),
+                                       "promoted_at": datetime.now(timezone.utc).isoformat(), "history": _history_of(entry)}
         write_json(registry, path)
     return decision
+
+
+def _history_of(entry: dict | None, upto: dict | None = None) -> list[dict]:
+    """The history after `entry` is replaced: its own history plus itself (marked when damaged); with
+    `upto`, only what came before that history entry."""
+    if entry is None:
+        return []
+    history = entry.get("history", [])
+    if upto is not None:
+        return history[: history.index(upto)]
+    record = {k: entry.get(k) for k in ("f1", "model", "promoted_at", "sha256")}
+    if problem := damage(entry):
+        record["damaged"] = problem
+    return history + [record]
 
 
 def record_meta_model(path: str | Path, model: str) -> None:

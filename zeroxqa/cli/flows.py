@@ -68,3 +68,23 @@ def emit_domain(
                "paragraphs": str(paragraphs.resolve()) if paragraphs else None, "out": out}
     emit_domain_arrived(payload)
     console.print(f"emitted zeroxqa.domain.arrived for {domain}")
+
+
+@app.command("verify")
+def verify_cmd(
+    root: Annotated[Path, typer.Argument(help="a run folder (e.g. runs/main)")],
+    deep: Annotated[bool, typer.Option(help="re-hash every file, not only the small ones")] = True,
+) -> None:
+    """Check a whole run: every finished stage folder against the sizes and hashes recorded when it was
+    marked done, and every registered model against its promoted content. Exit 1 when something changed."""
+    from zeroxqa.artifacts import verify_run
+    from zeroxqa.cli.common import print_table
+
+    if not root.is_dir():
+        console.print(f"[red]error:[/red] {root}: not a folder")
+        raise typer.Exit(2)
+    rows = verify_run(root, deep)
+    bad = [r for r in rows if not r["ok"]]
+    print_table(f"{root}: {len(rows)} checked, {len(bad)} changed", bad or rows[:10])
+    if bad:
+        raise typer.Exit(1)
