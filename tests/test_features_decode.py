@@ -4,6 +4,7 @@ padding is dynamic."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from zeroxqa.batching import collate, length_grouped_batches
 from zeroxqa.config import ReaderConfig
@@ -119,3 +120,51 @@ def test_config_rejects_a_stride_that_leaves_no_room():
 
     with pytest.raises(ValidationError, match="must not exceed max_length"):
         ReaderConfig(max_length=64, doc_stride=32, max_question_length=32)
+
+
+def _nbest_reference(features, start_logits, end_logits, contexts, cfg):
+    """The loop over n-best start x end pairs that decoding used before it was vectorized."""
+    import numpy as np
+
+    from zeroxqa.decode import SpanPrediction
+
+    best = [SpanPrediction("", -1, -np.inf, np.inf) for _ in contexts]
+    for w, ex in enumerate(features.example_index):
+        starts, ends, offsets = start_logits[w], end_logits[w], features.offsets[w]
+        pred = best[ex]
+        pred.null_score = min(pred.null_score, float(starts[0] + ends[0]))
+        for s in np.argsort(starts)[::-1][: cfg.n_best]:
+            for e in np.argsort(ends)[::-1][: cfg.n_best]:
+                if offsets[s] is None or offsets[e] is None or e < s or e - s + 1 > cfg.max_answer_length:
+                    continue
+                if float(starts[s] + ends[e]) > pred.score:
+                    pred.text, pred.start, pred.score = contexts[ex][offsets[s][0]:offsets[e][1]], offsets[s][0], float(starts[s] + ends[e])
+    for pred in best:
+        if pred.start < 0:
+            pred.score = -1e9
+    return best
+
+
+def test_vectorized_decoding_equals_the_exhaustive_pair_loop(tokenizer):
+    """With n_best covering every token the old loop is exhaustive: the vectorized band arg-max must give
+    the same span, start and scores on random logits, across windows of several examples."""
+    import numpy as np
+
+    from zeroxqa.config import ReaderConfig
+    from zeroxqa.decode import best_spans
+    from zeroxqa.features import prepare_features
+
+    cfg = ReaderConfig(max_length=48, doc_stride=12, max_question_length=16, max_answer_length=5, n_best=48)
+    contexts = ["The quick brown fox jumps over the lazy dog near the river bank in the old town. " * 3,
+                "Alice was born in Paris in 1990 and moved to Lyon later.", "Short one."]
+    questions = ["What jumps?", "Where was Alice born?", "Anything?"]
+    features = prepare_features(tokenizer, questions, contexts, cfg)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        starts = [rng.normal(size=len(ids)).astype(np.float32) for ids in features.input_ids]
+        ends = [rng.normal(size=len(ids)).astype(np.float32) for ids in features.input_ids]
+        new = best_spans(features, starts, ends, contexts, cfg)
+        old = _nbest_reference(features, starts, ends, contexts, cfg)
+        for a, b in zip(new, old):
+            assert (a.text, a.start) == (b.text, b.start)
+            assert a.score == pytest.approx(b.score) and a.null_score == pytest.approx(b.null_score)

@@ -18,7 +18,7 @@ class ReaderConfig(BaseModel):
     max_length: int = Field(256, ge=32, le=512, description="tokens per window (question + context); never padded to a fixed size")
     doc_stride: int = Field(64, ge=0, description="tokens of overlap between consecutive windows of a long context")
     max_answer_length: int = Field(30, ge=1, description="longest answer span, in tokens")
-    n_best: int = Field(20, ge=1, description="start and end candidates considered per window")
+    n_best: int = Field(20, ge=1, description="kept for configs written before decoding scored every span at once (unused)")
     max_question_length: int = Field(64, ge=4, description="longer questions are cut to this many tokens")
 
     @model_validator(mode="after")

@@ -1,7 +1,7 @@
 """Logits of windows -> answer spans of examples, with a calibrated no-answer decision.
 
-For each example, the n-best starts and ends of every window are paired (end after start, both in the
-context, at most `max_answer_length` tokens); a span scores start + end logit. The null score is the CLS
+For each example, every valid span of every window is scored at once (end after start, both in the
+context, at most `max_answer_length` tokens; a span scores start + end logit) and the best one kept. The null score is the CLS
 start + end logit (the lowest over the example's windows). The example answers "" when
 `null_score - best_span_score > threshold`: the SQuAD 2.0 rule, with the threshold calibrated on dev data.
 """
@@ -39,24 +39,28 @@ def best_spans(
     contexts: list[str],
     cfg: ReaderConfig,
 ) -> list[SpanPrediction]:
-    """One `SpanPrediction` per example, over all of its windows."""
+    """One `SpanPrediction` per example, over all of its windows: the arg-max of the start x end score band
+    of each window (vectorized), masked to context tokens, end >= start and `max_answer_length`."""
     best: list[SpanPrediction] = [SpanPrediction("", -1, -np.inf, np.inf) for _ in contexts]
+    span = cfg.max_answer_length
     for w, ex in enumerate(features.example_index):
-        starts, ends, offsets = start_logits[w], end_logits[w], features.offsets[w]
+        offsets = features.offsets[w]
+        n = min(len(offsets), len(start_logits[w]))
+        starts, ends = np.asarray(start_logits[w][:n], dtype=np.float64), np.asarray(end_logits[w][:n], dtype=np.float64)
         pred = best[ex]
         pred.null_score = min(pred.null_score, float(starts[0] + ends[0]))
-        top_starts = np.argsort(starts)[::-1][: cfg.n_best]
-        top_ends = np.argsort(ends)[::-1][: cfg.n_best]
-        for s in top_starts:
-            if s >= len(offsets) or offsets[s] is None:
-                continue
-            for e in top_ends:
-                if e >= len(offsets) or offsets[e] is None or e < s or e - s + 1 > cfg.max_answer_length:
-                    continue
-                score = float(starts[s] + ends[e])
-                if score > pred.score:
-                    a, b = offsets[s][0], offsets[e][1]
-                    pred.text, pred.start, pred.score = contexts[ex][a:b], a, score
+        in_context = np.fromiter((o is not None for o in offsets[:n]), dtype=bool, count=n)
+        if not in_context.any():
+            continue
+        # band[s, k] = score of the span (s, s + k): start logit + end logit, -inf where it is not a valid span
+        end_scores = np.where(in_context, ends, -np.inf)
+        padded = np.concatenate([end_scores, np.full(span - 1, -np.inf)])
+        band = np.lib.stride_tricks.sliding_window_view(padded, span)[:n] + np.where(in_context, starts, -np.inf)[:, None]
+        s, k = np.unravel_index(int(np.argmax(band)), band.shape)
+        score = float(band[s, k])
+        if score > pred.score:
+            a, b = offsets[s][0], offsets[s + k][1]
+            pred.text, pred.start, pred.score = contexts[ex][a:b], a, score
     for pred in best:
         if pred.start < 0:  # no valid span anywhere: only "no answer" is possible
             pred.score = -1e9
