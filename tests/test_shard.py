@@ -87,3 +87,12 @@ def test_atomic_writes_get_the_umask_mode_not_tempfiles_private_one(tmp_path):
     # tempfile's own modes were 0600 / 0700: with the usual umask 022 nobody else could read an artifact
     assert stat.S_IMODE(f.stat().st_mode) == FILE_MODE
     assert stat.S_IMODE((tmp_path / "model").stat().st_mode) == DIR_MODE
+
+
+def test_long_non_ascii_domain_names_fit_a_file_name_in_bytes():
+    from zeroxqa.naming import safe_names
+
+    long_a, long_b = "Ж" * 300, "Ж" * 299 + "Я"  # 600 bytes each, the same first 60 characters
+    names = safe_names([long_a, long_b, "日本語のテーマ" * 40])
+    assert len(set(names.values())) == 3
+    assert all(len((n + ".parquet").encode("utf-8")) <= 255 for n in names.values())

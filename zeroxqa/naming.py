@@ -9,7 +9,8 @@ import unicodedata
 from collections import defaultdict
 from typing import Iterable
 
-MAX_LEN = 80
+MAX_LEN = 80  # characters
+MAX_BYTES = 120  # UTF-8 bytes: file systems cap a name at 255 bytes, and a hash suffix and ".parquet" follow
 _UNSAFE = re.compile(r"[^\w.\-]+", re.UNICODE)
 _RESERVED = {"con", "prn", "aux", "nul", "manifest", "quarantine", "reconciliation"} | {
     f"{p}{i}" for p in ("com", "lpt") for i in range(1, 10)
@@ -22,7 +23,7 @@ def slug(name: str) -> str:
     s = _UNSAFE.sub("_", s)
     s = re.sub(r"_{2,}", "_", s)
     s = s.strip("._- ")
-    s = s[:MAX_LEN].rstrip("._- ")
+    s = s[:MAX_LEN].encode("utf-8")[:MAX_BYTES].decode("utf-8", errors="ignore").rstrip("._- ")
     if not s or s.lower() in _RESERVED:
         s = f"domain_{s}" if s else "domain"
     return s
