@@ -69,7 +69,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--reader", type=Path, required=True)
     ap.add_argument("--shards", type=Path, required=True, help="the training shard folder")
-    ap.add_argument("--eval", type=Path, action="append", default=[], help="NAME=metrics.parquet of `zeroxqa eval --out`")
+    ap.add_argument("--eval", type=Path, action="append", default=[],
+                    help="NAME=metrics.parquet of `zeroxqa eval --out`: its overall row is recorded")
+    ap.add_argument("--eval-domains", type=Path, action="append", default=[],
+                    help="NAME=metrics.parquet: every domain's row is recorded (e.g. the zero-shot targets)")
     ap.add_argument("--eval-json", type=Path, help="more metrics to record (a JSON object)")
     ap.add_argument("--peak-rss-gb", type=float)
     ap.add_argument("--out", type=Path, default=REFERENCE_DIR)
@@ -80,10 +83,10 @@ def main() -> None:
     steps = [h for h in history if "tokens_per_s" in h]
     last_epoch = [h for h in history if "seconds" in h][-1]
     metrics = {}
-    for spec in map(str, args.eval):
+    for spec, every_domain in [(str(s), False) for s in args.eval] + [(str(s), True) for s in args.eval_domains]:
         name, path = spec.split("=", 1)
-        metrics[name] = [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in row.items()}
-                         for row in pq.read_table(path).to_pylist() if row["domain"] == "(all)"] or None
+        metrics[name] = [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in row.items() if k != "model"}
+                         for row in pq.read_table(path).to_pylist() if every_domain or row["domain"] == "(all)"] or None
     if args.eval_json:
         metrics.update(json.loads(args.eval_json.read_text()))
     extra = {

@@ -51,6 +51,9 @@ def test_save_is_safetensors_and_round_trips(tiny_reader, tmp_path):
     save_reader(tiny_reader, tmp_path / "r")  # overwrite in place
     files = {p.name for p in (tmp_path / "r").iterdir()}
     assert "model.safetensors" in files and not any(f.endswith((".bin", ".pt", ".pkl")) for f in files)
+    from zeroxqa.atomic import FILE_MODE
+
+    assert {p.stat().st_mode & 0o777 for p in (tmp_path / "r").iterdir()} == {FILE_MODE}, "safetensors too, not 0600"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
     loaded = load_reader(tmp_path / "r")
     assert loaded.null_threshold == 1.25

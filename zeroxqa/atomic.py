@@ -47,6 +47,8 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     tmp.chmod(DIR_MODE)
     try:
         yield tmp
+        for f in tmp.rglob("*"):  # some writers (safetensors) create their files 0600 whatever the umask
+            f.chmod(DIR_MODE if f.is_dir() else FILE_MODE)
         if path.exists():
             old = path.with_name(f".{path.name}.old")
             shutil.rmtree(old, ignore_errors=True)
