@@ -53,6 +53,17 @@ def test_compact_reader_leaves_out_the_base_tensors_and_loads_back(tiny_base, tm
     assert [s.text for s in QAEngine.load(tmp_path / "compact").spans(questions, contexts)] == \
            [s.text for s in QAEngine.load(tmp_path / "trained").spans(questions, contexts)]
 
+    # Hugging Face tools (the pipeline of the benchmark, optimum's export) get a whole copy
+    from transformers import AutoTokenizer, BertForQuestionAnswering
+
+    from zeroxqa.reference import whole_reader_dir
+
+    assert whole_reader_dir(tmp_path / "trained", tmp_path / "unused") == tmp_path / "trained"
+    whole = whole_reader_dir(tmp_path / "compact", tmp_path / "whole")
+    assert torch.equal(BertForQuestionAnswering.from_pretrained(whole).bert.embeddings.word_embeddings.weight,
+                       a["bert.embeddings.word_embeddings.weight"])
+    assert AutoTokenizer.from_pretrained(whole).is_fast
+
     # saved again (e.g. after fine-tuning from it) a compact reader is written whole
     save_reader(compact, tmp_path / "resaved")
     assert "weights_from_base" not in json.loads((tmp_path / "resaved" / CARD_FILE).read_text())

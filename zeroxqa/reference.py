@@ -87,3 +87,14 @@ def load_compact(path: str | Path, card: dict):
         raise ValueError(f"{path}: compact reader does not fit its config (missing {missing[:3]}, unexpected {unexpected[:3]})")
     tokenizer_dir = path if (path / "tokenizer.json").exists() else base_dir
     return model.eval(), AutoTokenizer.from_pretrained(tokenizer_dir, use_fast=True)
+
+
+def whole_reader_dir(path: str | Path, work: str | Path) -> Path:
+    """A folder that any Hugging Face tool can load: `path` itself, or for a compact reader a whole copy
+    (base tensors and tokenizer put back) written to `work`."""
+    from zeroxqa.model import load_reader, read_card, resolve_model_path, save_reader
+
+    path = Path(resolve_model_path(path))
+    if not is_compact(read_card(path)):
+        return path
+    return save_reader(load_reader(path), Path(work))

@@ -16,8 +16,11 @@ from zeroxqa.model import read_card
 
 def run_bench(reader_dir: str | Path, rows: list[dict], out: str | Path, cfg: BenchConfig | None = None,
               data_label: str = "", progress=print, prebuilt: dict[str, Path] | None = None) -> dict:
+    from zeroxqa.reference import whole_reader_dir
+
     cfg = cfg or BenchConfig()
     out = Path(out)
+    reader_dir = whole_reader_dir(reader_dir, out / "reader")  # the HF pipeline cannot load the compact form
     rows = rows[: cfg.max_questions] if cfg.max_questions else rows
     if not rows:
         raise ValueError("no rows to benchmark on")

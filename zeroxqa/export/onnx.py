@@ -33,13 +33,11 @@ def export_onnx(reader_dir: str | Path, out: str | Path) -> Path:
     """The plain fp32 ONNX export of a saved reader."""
     from optimum.onnxruntime import ORTModelForQuestionAnswering
 
-    from zeroxqa.model import load_reader, resolve_model_path, save_reader
-    from zeroxqa.reference import is_compact
+    from zeroxqa.reference import whole_reader_dir
 
-    reader_dir, out = Path(resolve_model_path(reader_dir)), Path(out)
+    out = Path(out)
     with tempfile.TemporaryDirectory() as work, tempfile.TemporaryDirectory() as whole:
-        if is_compact(read_card(reader_dir)):  # the shipped form: put the base's tensors back first
-            reader_dir = save_reader(load_reader(reader_dir), Path(whole) / "reader")
+        reader_dir = whole_reader_dir(reader_dir, Path(whole) / "reader")  # the shipped form: base tensors put back
         ORTModelForQuestionAnswering.from_pretrained(reader_dir, export=True).save_pretrained(work)
         return _finish(reader_dir, Path(work) / ONNX_FILE, out, {"format": "onnx", "precision": "fp32", "optimized": None})
 
