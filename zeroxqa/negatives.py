@@ -14,13 +14,10 @@ def same_article_negatives(rows: list[dict], ratio: float, seed: int = 13) -> li
     if ratio <= 0:
         return []
     rng = random.Random(seed)
-    contexts: dict[str, list[str]] = {}
+    distinct: dict[str, dict[str, None]] = {}
     for r in rows:
-        ctxs = contexts.setdefault(r["domain"], [])
-        if not ctxs or ctxs[-1] != r["context"]:
-            ctxs.append(r["context"])
-    for d in contexts:
-        contexts[d] = list(dict.fromkeys(contexts[d]))
+        distinct.setdefault(r["domain"], {})[r["context"]] = None  # each paragraph once, in order of appearance
+    contexts = {d: list(c) for d, c in distinct.items()}
     answerable = [r for r in rows if not r["is_impossible"] and r["answers"]]
     rng.shuffle(answerable)
     wanted, out = round(ratio * len(answerable)), []
