@@ -138,3 +138,20 @@ def test_verify_command_reports_a_changed_stage_and_a_damaged_model(tmp_path):
     (run / "finetune" / "abc" / "model" / "model.safetensors").write_bytes(b"weightz")
     bad = CliRunner().invoke(app, ["verify", str(run)])
     assert bad.exit_code == 1 and "changed content" in bad.output and "registry: law" in bad.output
+
+
+def test_a_fine_tune_from_a_short_name_has_a_key_that_follows_the_model(tmp_path, monkeypatch):
+    """Onboarding with no meta model fine-tunes from 'squad': its key hashes the packaged folder."""
+    from zeroxqa import reference
+    from zeroxqa.config import ReaderConfig, TrainConfig
+    from zeroxqa.pipeline import finetune_key
+
+    shards = tmp_path / "shards.parquet"
+    shards.write_bytes(b"rows")
+    packaged = tmp_path / "packaged"
+    packaged.mkdir()
+    (packaged / "model.safetensors").write_bytes(b"v1")
+    monkeypatch.setattr(reference, "REFERENCE_DIR", packaged)
+    key = finetune_key("squad", str(shards), "law", TrainConfig(), ReaderConfig())
+    (packaged / "model.safetensors").write_bytes(b"v2")
+    assert finetune_key("squad", str(shards), "law", TrainConfig(), ReaderConfig()) != key

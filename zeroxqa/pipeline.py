@@ -79,13 +79,12 @@ def meta_stage(in_shards: str, root: str, base: str, val_domains: list[str], cfg
 
 
 def _model_hash(model: str) -> str:
-    """Content of a local model folder; a name (like 'minilm' or a hub id) stands for itself."""
+    """Content of a model folder, short names ('squad', 'minilm') resolved to the packaged folders (they
+    change with the packages); a hub id stands for itself."""
     from zeroxqa.artifacts import content_hash
     from zeroxqa.model import resolve_model_path
-    from zeroxqa.reference import REFERENCE_ALIASES
 
-    if model.lower() in REFERENCE_ALIASES:  # the shipped reader changes with the package: hash its content
-        model = resolve_model_path(model)
+    model = resolve_model_path(model)
     return content_hash(model) if Path(model).exists() else model
 
 
@@ -135,7 +134,9 @@ def best_registered_reader(registry: str) -> str | None:
 
 
 def finetune_key(init: str, shards: str, domain: str, cfg: TrainConfig, reader_cfg: ReaderConfig) -> str:
-    return stage_key("finetune", [init, shards], {"train": cfg.model_dump(), "reader": reader_cfg.model_dump()}, domain=domain)
+    # the init may be a short name ('squad', 'minilm') or a hub id as well as a folder
+    return stage_key("finetune", [shards], {"train": cfg.model_dump(), "reader": reader_cfg.model_dump()}, domain=domain,
+                     init_hash=_model_hash(init))
 
 
 def finetune_stage(init: str, shards: str, domain: str, root: str, cfg: TrainConfig, reader_cfg: ReaderConfig) -> str:
