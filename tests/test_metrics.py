@@ -50,3 +50,29 @@ def test_best_f1_threshold():
     assert all_null == 100.0 and t < 0.0
     all_answered, t = best_f1_threshold([["x"], ["y"]], ["x", "y"], [0.0, 1.0])
     assert all_answered == 100.0 and t > 1.0
+
+
+def _row(domain: str, answer: str) -> dict:
+    return {"domain": domain, "answers": [{"text": answer, "answer_start": 0}] if answer else [], "is_impossible": not answer}
+
+
+def test_abstention_threshold_comes_from_domains_with_unanswerable_questions():
+    from zeroxqa.decode import SpanPrediction
+    from zeroxqa.evaluate import Evaluation
+
+    def span(text: str, na: float) -> SpanPrediction:
+        return SpanPrediction(text, 0, 0.0, na)  # score 0, so na_score = null_score
+
+    # a SQuAD 2.0-style domain: right spans below na 0, unanswerable questions above it
+    v2 = [(_row("v2", "red"), span("red", -2.0)), (_row("v2", ""), span("q", 1.0)),
+          (_row("v2", "blue"), span("blue", -1.0)), (_row("v2", ""), span("r", 2.0))]
+    # an all-answerable domain whose right answers have high na_scores: pooled, they would pull the
+    # threshold above the unanswerable questions and answer all of them
+    v1 = [(_row("v1", t), span(t, na)) for t, na in zip("cdefgh", (3.0, 3.5, 4.0, 4.5, 5.0, 5.5))]
+    pooled = Evaluation([r for r, _ in v2 + v1], [s for _, s in v2 + v1], threshold=7.0)
+    assert pooled.calibrate()[1] > 5.5  # the plain search answers everything
+    t = pooled.abstention_threshold()
+    assert -1.0 < t < 1.0  # between the last answerable and the first unanswerable of the v2 domain
+    # only answerable rows (K labelled shots of a target without unanswerable questions): the threshold stays
+    shots = Evaluation([r for r, _ in v1[:2]], [s for _, s in v1[:2]], threshold=1.6)
+    assert shots.calibrate()[1] == pytest.approx(4.5) and shots.abstention_threshold() == 1.6

@@ -30,6 +30,21 @@ class Evaluation:
         """(best F1, threshold) of the SQuAD 2.0 best-F1 search on these rows."""
         return best_f1_threshold(self.golds, [s.text for s in self.spans], [s.na_score for s in self.spans])
 
+    def abstention_threshold(self) -> float:
+        """The no-answer threshold a reader should keep, calibrated on these rows' domains that hold
+        unanswerable questions; with none, the current threshold stays.
+
+        A domain whose questions were all written to be answerable (SQuAD 1.1, NewsQA, K labelled shots)
+        says nothing about when to abstain: on it the search only learns "answer everything up to the
+        highest na_score seen", which on a few rows abstains on most new questions, and mixed into a
+        SQuAD 2.0 domain it dilutes the unanswerable rate the threshold is tuned for."""
+        mixed = {r["domain"] for r in self.rows if r["is_impossible"] or not r["answers"]}
+        idx = [i for i, r in enumerate(self.rows) if r["domain"] in mixed]
+        if not idx:
+            return self.threshold
+        sub = Evaluation([self.rows[i] for i in idx], [self.spans[i] for i in idx], self.threshold)
+        return sub.calibrate()[1]
+
     def per_domain(self, threshold: float | None = None) -> list[dict]:
         """One metrics dict per domain, then one over all rows (domain = "(all)")."""
         preds = self.answers(threshold)

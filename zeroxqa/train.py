@@ -83,9 +83,10 @@ def use_bf16(precision: str, device: torch.device) -> bool:
 
 
 def dev_metrics(reader: Reader, dev_rows: list[dict], cfg: ReaderConfig, batch_size: int) -> tuple[dict, float]:
-    """Calibrate the no-answer threshold on dev rows and return (overall metrics at it, threshold)."""
+    """Calibrate the no-answer threshold on dev rows (their domains with unanswerable questions; with none,
+    the reader's threshold stays) and return (overall metrics at it, threshold)."""
     ev = evaluate(QAEngine.from_reader(reader, cfg), dev_rows, batch_size)
-    _, threshold = ev.calibrate()
+    threshold = ev.abstention_threshold()
     overall = next(m for m in ev.per_domain(threshold) if m["domain"] == ALL)
     return overall, threshold
 
@@ -121,7 +122,8 @@ def train_reader(
         model.get_input_embeddings().weight.requires_grad_(False)
 
     negatives = same_article_negatives(train_rows, train_cfg.negative_ratio, train_cfg.seed)
-    rows = train_rows + negatives
+    repeats = [r for r in train_rows if r["is_impossible"]] * (train_cfg.repeat_unanswerable - 1)
+    rows = train_rows + repeats + negatives
     windows = pack_train_windows(tok, [r["question"] for r in rows], [r["context"] for r in rows],
                                  [[] if r["is_impossible"] else r["answers"] for r in rows], reader_cfg, progress=progress)
     lengths = windows.lengths.tolist()
@@ -200,6 +202,7 @@ def train_reader(
                 "train_config": train_cfg.model_dump(),
                 "train_examples": len(train_rows),
                 "train_negatives": len(negatives),
+                "train_unanswerable_repeats": len(repeats),
                 "train_windows": len(windows),
                 "dev_examples": len(dev_rows),
                 "epoch": state.epoch,

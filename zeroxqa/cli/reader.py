@@ -33,6 +33,7 @@ def train(
     precision: Annotated[str, typer.Option(help="auto, fp32 or bf16 (autocast)")] = _TRAIN.precision,
     freeze_embeddings: Annotated[bool, typer.Option(help="keep the word embeddings fixed")] = _TRAIN.freeze_embeddings,
     negative_ratio: Annotated[float, typer.Option(help="same-article negatives per answerable question")] = _TRAIN.negative_ratio,
+    repeat_unanswerable: Annotated[int, typer.Option(help="times each real unanswerable question is seen an epoch")] = _TRAIN.repeat_unanswerable,
     warmup_ratio: Annotated[float, typer.Option()] = _TRAIN.warmup_ratio,
     threads: Annotated[int | None, typer.Option(help="torch threads (CPU)")] = _TRAIN.threads,
     checkpoint_every: Annotated[int, typer.Option(help="save the run state every N steps (0: never)")] = 500,
@@ -48,7 +49,7 @@ def train(
     reader_cfg = ReaderConfig(max_length=max_length, doc_stride=doc_stride)
     train_cfg = TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, max_steps=max_steps, seed=seed,
                             device=device, precision=precision, freeze_embeddings=freeze_embeddings,
-                            negative_ratio=negative_ratio, warmup_ratio=warmup_ratio, threads=threads,
+                            negative_ratio=negative_ratio, repeat_unanswerable=repeat_unanswerable, warmup_ratio=warmup_ratio, threads=threads,
                             checkpoint_every=checkpoint_every)
     with clear_input_errors():
         train_rows = load_rows(shards, "train", domain)

@@ -27,13 +27,14 @@ def k_shot(rows: list[dict], k: int, seed: int) -> list[dict]:
 def adapt_and_score(reader: Reader, train_rows: list[dict], dev_rows: list[dict], k: int, cfg: AdaptConfig,
                     reader_cfg: ReaderConfig) -> dict:
     """Adapt `reader` in place on K examples, calibrate the no-answer threshold on those same K examples
-    (all a user with K labels has), and score the domain's dev rows at that threshold."""
+    (all a user with K labels has; when none of them is unanswerable, the reader's own threshold stays),
+    and score the domain's dev rows at that threshold."""
     shots = k_shot(train_rows, k, cfg.seed)
     started = time.perf_counter()
     steps = cfg.steps(len(shots))
     inner_adapt(reader.model, reader.tokenizer, shots, reader_cfg, steps, cfg.learning_rate, cfg.batch_size, cfg.seed)
-    engine = QAEngine.from_reader(reader, reader_cfg, threshold=0.0)
-    _, threshold = evaluate(engine, shots).calibrate()
+    engine = QAEngine.from_reader(reader, reader_cfg)
+    threshold = evaluate(engine, shots).abstention_threshold()
     dev = evaluate(engine, dev_rows[: cfg.max_dev] if cfg.max_dev else dev_rows, threshold=threshold)
     metrics = next(m for m in dev.per_domain() if m["domain"] == ALL)
     # the best span always given: how good the spans are, whatever K examples made of the threshold
