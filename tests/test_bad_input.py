@@ -90,14 +90,16 @@ def test_malformed_quoting_is_quarantined_not_dropped(tmp_path):
         tmp_path,
         good_row(1),
         f'2,Ada,"{CTX}" trailing,When?,True,[\'1843\'],[40]',  # a quote closed in mid-field
-        f'3,Ada,"{CTX},When?,True,[\'1843\'],[40]',  # an unclosed quote swallows the rest of the file
+        f'3,Ada,"{CTX},When?,True,[\'1843\'],[40]',  # an unclosed quote: a parser reads on into row 4
         good_row(4),
     )
     result, quarantine = run(tmp_path, path)
     assert_reconciles(result)
-    assert sum(result.reconciliation.column("kept").to_pylist()) == 1
-    reasons = " | ".join(q["reason"] for q in quarantine)
-    assert "malformed CSV" in reasons
+    # the good row after the unclosed quote is not swallowed: parsing starts again on the next line
+    assert sum(result.reconciliation.column("kept").to_pylist()) == 2
+    assert [json.loads(q["raw"])["line"] for q in quarantine] == [3, 4]  # physical lines (the header is line 1)
+    assert all("malformed CSV" in q["reason"] for q in quarantine)
+    assert json.loads(quarantine[1]["raw"])["text"].startswith('3,Ada,"Ada Lovelace')  # the raw line, not null
     assert all(q["source"]["file"] == str(path) for q in quarantine)
 
 

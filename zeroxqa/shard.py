@@ -31,7 +31,7 @@ from zeroxqa.schema import (
     quarantine_table,
 )
 from zeroxqa.splits import assign_splits
-from zeroxqa.validate import RowValidator
+from zeroxqa.validate import RowValidator, unencodable
 
 UNKNOWN_DOMAIN = "(unknown)"
 RECON_KEYS = ("read", "kept", "repaired", "quarantined")
@@ -50,7 +50,14 @@ class ShardResult:
 
 
 def _raw_json(raw: object) -> str:
-    return json.dumps(raw, ensure_ascii=False, default=str)
+    """The raw record as JSON text; escaped (\\uXXXX) where it holds what UTF-8 cannot encode, so a record
+    with an unpaired surrogate is kept in quarantine rather than failing its write."""
+    text = json.dumps(raw, ensure_ascii=False, default=str)
+    return json.dumps(raw, ensure_ascii=True, default=str) if unencodable(text) else text
+
+
+def _safe(text: str | None) -> str | None:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(text, str) and unencodable(text) else text
 
 
 def collect(specs: list[SourceSpec]) -> tuple[dict, dict, list, list, dict]:
@@ -66,7 +73,7 @@ def collect(specs: list[SourceSpec]) -> tuple[dict, dict, list, list, dict]:
         fmt = detect_format(spec.path)
         kind = kind_of(fmt)
         for row in read_rows(spec, fmt):
-            domain = str(row.get("domain") or "").strip() or UNKNOWN_DOMAIN
+            domain = _safe(str(row.get("domain") or "").strip()) or UNKNOWN_DOMAIN
             key = (str(spec.path), domain)
             counts[key]["read"] += 1
             verdict = validator.check_qa(row) if kind == "qa" else validator.check_paragraph(row)
@@ -75,7 +82,8 @@ def collect(specs: list[SourceSpec]) -> tuple[dict, dict, list, list, dict]:
             if not verdict.kept:
                 counts[key]["quarantined"] += 1
                 quarantine.append(
-                    {"source": row["source"], "domain": domain, "id": row.get("id"), "reason": verdict.reason, "raw": _raw_json(raw)}
+                    {"source": row["source"], "domain": domain, "id": _safe(str(row["id"])) if row.get("id") is not None else None,
+                     "reason": verdict.reason, "raw": _raw_json(raw)}
                 )
                 continue
             counts[key]["kept"] += 1

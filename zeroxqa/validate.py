@@ -40,6 +40,51 @@ def check_answer(context: str, answer: dict) -> tuple[str | None, str | None]:
     return f"answer text {text[:40]!r} {where} (start {start}) and occurs {occurrences} times, cannot repair", None
 
 
+SPLITS = (None, "train", "dev")
+
+
+def unencodable(text: str) -> bool:
+    """True for text that cannot be written as UTF-8: an unpaired surrogate (JSON allows "\\ud800")."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def text_problem(value: object, field: str, required: bool = True) -> str | None:
+    if value is None:
+        return f"field {field!r} is missing" if required else None
+    if not isinstance(value, str):
+        return f"field {field!r} is not text: {type(value).__name__} {str(value)[:40]!r}"
+    if unencodable(value):
+        return f"field {field!r} holds an unpaired surrogate (not valid Unicode text)"
+    return None
+
+
+def type_problem(row: dict) -> str | None:
+    """Why a QA row is not of the canonical types (nothing is coerced: "177" or 160.7 is no offset), or None."""
+    for field, required in (("id", False), ("domain", False), ("context", True), ("question", True)):
+        if problem := text_problem(row.get(field), field, required):
+            return problem
+    if not isinstance(row.get("is_impossible"), bool):
+        return f"field 'is_impossible' is not true/false: {row.get('is_impossible')!r}"
+    answers = row.get("answers")
+    if not isinstance(answers, list):
+        return f"field 'answers' is not a list: {type(answers).__name__}"
+    for i, a in enumerate(answers):
+        if not isinstance(a, dict):
+            return f"answers[{i}] is not an object"
+        if problem := text_problem(a.get("text"), f"answers[{i}].text"):
+            return problem
+        start = a.get("start")
+        if not isinstance(start, int) or isinstance(start, bool):
+            return f"answers[{i}].start is not an integer offset: {start!r}"
+    if row.get("split") not in SPLITS:
+        return f"field 'split' must be 'train', 'dev' or empty, got {row.get('split')!r}"
+    return None
+
+
 class RowValidator:
     """Checks rows one by one; remembers ids so a duplicate is caught wherever it appears."""
 
@@ -61,6 +106,8 @@ class RowValidator:
     def check_qa(self, row: dict) -> Verdict:
         if row.get("problem"):
             return Verdict(row["problem"])
+        if problem := type_problem(row):
+            return Verdict(problem)
         if not row.get("id"):
             return Verdict("missing id")
         if not row.get("domain") or not str(row["domain"]).strip():
@@ -88,6 +135,8 @@ class RowValidator:
     def check_paragraph(self, row: dict) -> Verdict:
         if row.get("problem"):
             return Verdict(row["problem"])
+        if problem := text_problem(row.get("context"), "paragraph") or text_problem(row.get("domain"), "domain", False):
+            return Verdict(problem)
         if not row["context"].strip():
             return Verdict("empty paragraph")
         return Verdict(self._duplicate(row))

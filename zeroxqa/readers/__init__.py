@@ -54,6 +54,8 @@ class SourceSpec:
 
 def detect_format(path: Path) -> str:
     """Pick the reader from the file name and, where names are shared (.csv, .jsonl), from its first record."""
+    if path.is_dir():
+        raise InputError(path, "is a folder, not a file; pass the files inside it")
     name = path.name.lower()
     if name.endswith(".parquet"):
         return "parquet"

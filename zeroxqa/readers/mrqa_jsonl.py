@@ -23,17 +23,29 @@ def read(spec) -> Iterator[dict]:
     for line_no, line in enumerate(lines[1:], start=2):
         if not line.strip():
             continue
+        control = None
         try:
             obj = json.loads(line)
-            context, qas = obj["context"], obj["qas"]
-        except (json.JSONDecodeError, KeyError, TypeError) as e:
+        except json.JSONDecodeError as e:
+            # raw control characters (a NUL byte) inside a string are not JSON, but the record's questions
+            # can still be read and counted one by one: each is quarantined with the reason
+            control = f"line {line_no} holds raw control characters inside a string ({e.msg}), not valid JSON"
+            try:
+                obj = json.loads(line, strict=False)
+            except json.JSONDecodeError:
+                obj = None
+        context, qas = (obj.get("context"), obj.get("qas")) if isinstance(obj, dict) else (None, None)
+        if not isinstance(context, str) or not isinstance(qas, list):
             row_no += 1
-            row = _row(domain, "", {}, file, row_no)
-            yield row_problem(row, f"line {line_no} is not an MRQA context object ({e})", line)
+            yield row_problem(_row(domain, "", {}, file, row_no),
+                              control or f"line {line_no} is not an MRQA context object (a 'context' text and a 'qas' list)", line)
             continue
         for qa in qas:
             row_no += 1
-            row = _row(domain, context, qa, file, row_no)
+            row = _row(domain, context, qa if isinstance(qa, dict) else {}, file, row_no)
+            if control or not isinstance(qa, dict):
+                yield row_problem(row, control or f"line {line_no}: a 'qas' entry is not an object", {"line": line_no, "qa": qa})
+                continue
             raw = {"line": line_no, "qa": qa}
             try:
                 for det in qa.get("detected_answers") or []:
@@ -55,7 +67,7 @@ def _row(domain: str, context: str, qa: dict, file: str, row_no: int) -> dict:
         "id": str(qid) if qid is not None else f"{file}-{row_no}",
         "domain": domain,
         "context": context,
-        "question": (qa.get("question") or "").strip(),
+        "question": question.strip() if isinstance(question := qa.get("question"), str) else question,
         "answers": [],
         "is_impossible": False,
         "source": {"file": file, "row": row_no},

@@ -7,14 +7,12 @@ else from the source, else from the file name.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 from typing import Iterator
 
 from zeroxqa.errors import InputError
-from zeroxqa.readers.text import json_lines, load_text, row_problem
+from zeroxqa.readers.text import csv_records, json_lines, load_text, row_problem
 
 TEXT_KEYS = ("paragraph", "context", "text", "Paragraph", "Context", "Text")
 DOMAIN_KEYS = ("domain", "theme", "Domain", "Theme")
@@ -31,16 +29,26 @@ def _row(spec, domain: str, text: str, row_no: int, rid: str | None = None) -> d
 
 
 def read_csv(spec) -> Iterator[dict]:
-    reader = csv.DictReader(io.StringIO(load_text(spec.path), newline=""))
-    header = reader.fieldnames or []
+    records = csv_records(load_text(spec.path))
+    first = next(records, None)
+    header = first.values if first is not None and first.values is not None else []
     text_key = next((k for k in TEXT_KEYS if k in header), None)
     if text_key is None:
         raise InputError(spec.path, f"missing a paragraph column (one of {list(TEXT_KEYS)}); found {header}")
     domain_key = next((k for k in DOMAIN_KEYS if k in header), None)
-    for row_no, rec in enumerate(reader, start=1):
+    row_no = 0
+    for record in records:
+        if record.values is not None and not any(v.strip() for v in record.values):
+            continue  # a blank line is not a row
+        row_no += 1
+        if record.values is None:
+            yield row_problem(_row(spec, "", "", row_no), record.problem, {"line": record.line, "text": record.raw})
+            continue
+        rec = dict(zip(header, record.values))
         row = _row(spec, rec.get(domain_key) if domain_key else "", rec.get(text_key) or "", row_no, rec.get("id"))
-        if None in rec:
-            yield row_problem(row, "row has more fields than the header (bad quoting?)", rec)
+        if len(record.values) != len(header):
+            yield row_problem(row, f"row has {len(record.values)} fields, the header has {len(header)} (bad quoting?)",
+                              record.values)
             continue
         yield row
 
@@ -59,7 +67,8 @@ def read_jsonl(spec) -> Iterator[dict]:
             reason = f"not a JSON object with one of the keys {list(TEXT_KEYS)} ({type(e).__name__})"
             yield row_problem(_row(spec, "", "", row_no), reason, line)
             continue
-        yield _row(spec, str(domain), str(text), row_no, str(rec["id"]) if "id" in rec else None)
+        row = _row(spec, str(domain), text, row_no, str(rec["id"]) if "id" in rec else None)
+        yield row if isinstance(text, str) else row_problem(row, f"the paragraph is not text: {type(text).__name__}", line)
 
 
 def read_txt(spec) -> Iterator[dict]:

@@ -25,14 +25,18 @@ def read(spec) -> Iterator[dict]:
         raise InputError(spec.path, "file is empty (no rows)")
     file = str(spec.path)
     for row_no, rec in enumerate(table.to_pylist(), start=1):
+        # values pass as they are (a null context stays null, a string offset a string): validation
+        # quarantines what is not of the schema's type instead of coercing it into something else
+        question, answers = rec["question"], rec["answers"]
         yield {
             "id": rec["id"],
             "domain": spec.domain or rec["domain"],
-            "context": rec["context"] or "",
-            "question": (rec["question"] or "").strip(),
-            "answers": [{"text": a["text"], "start": a["start"]} for a in (rec["answers"] or [])],
-            "is_impossible": bool(rec["is_impossible"]),
+            "context": rec["context"],
+            "question": question.strip() if isinstance(question, str) else question,
+            "answers": [{"text": a.get("text"), "start": a.get("start")} if isinstance(a, dict) else a for a in answers]
+            if isinstance(answers, list) else answers,
+            "is_impossible": rec["is_impossible"],
             "source": {"file": file, "row": row_no},
             "split": rec.get("split"),
-            "raw": {k: rec[k] for k in ("id", "domain", "question", "answers", "is_impossible")},
+            "raw": {k: rec.get(k) for k in ("id", "domain", "question", "answers", "is_impossible", "split")},
         }

@@ -21,28 +21,40 @@ def read(spec) -> Iterator[dict]:
     file = str(spec.path)
     row_no = 0
     for a, article in enumerate(doc["data"]):
+        if not isinstance(article, dict):
+            row_no += 1
+            yield row_problem(_empty(spec, file, row_no), f"data[{a}] is not an object", {"locator": f"data[{a}]", "value": article})
+            continue
         title = str(article.get("title") or spec.path.stem).strip()
-        for p, paragraph in enumerate(article.get("paragraphs") or []):
-            context = paragraph.get("context")
-            for q, qa in enumerate(paragraph.get("qas") or []):
+        paragraphs = article.get("paragraphs") or []
+        for p, paragraph in enumerate(paragraphs if isinstance(paragraphs, list) else [paragraphs]):
+            if not isinstance(paragraph, dict):
                 row_no += 1
-                row = {
-                    "id": str(qa["id"]) if qa.get("id") is not None else None,
-                    "domain": spec.domain or title,
-                    "context": context if isinstance(context, str) else "",
-                    "question": (qa.get("question") or "").strip(),
-                    "answers": [],
-                    "is_impossible": bool(qa.get("is_impossible", False)),
-                    "source": {"file": file, "row": row_no},
-                    "split": None,
-                }
+                yield row_problem(_empty(spec, file, row_no, title), f"data[{a}].paragraphs[{p}] is not an object",
+                                  {"locator": f"data[{a}].paragraphs[{p}]", "value": paragraph})
+                continue
+            context = paragraph.get("context")
+            qas = paragraph.get("qas") or []
+            for q, qa in enumerate(qas if isinstance(qas, list) else [qas]):
+                row_no += 1
                 raw = {"locator": f"data[{a}].paragraphs[{p}].qas[{q}]", "qa": qa}
+                row = _empty(spec, file, row_no, title)
+                if not isinstance(qa, dict):
+                    yield row_problem(row, "question entry is not an object", raw)
+                    continue
+                question = qa.get("question")
+                row.update({
+                    "id": str(qa["id"]) if qa.get("id") is not None else None,
+                    "context": context if isinstance(context, str) else "",
+                    "question": question.strip() if isinstance(question, str) else question,
+                    "is_impossible": bool(qa.get("is_impossible", False)),
+                })
                 answers = qa.get("answers")
                 if not isinstance(answers, list):
                     yield row_problem(row, "field 'answers' is not a list", raw)
                     continue
                 try:
-                    row["answers"] = [{"text": str(x["text"]), "start": int(x["answer_start"])} for x in answers]
+                    row["answers"] = [{"text": x["text"], "start": int(x["answer_start"])} for x in answers]
                 except (KeyError, TypeError, ValueError):
                     yield row_problem(row, "an answer lacks 'text' or an integer 'answer_start'", raw)
                     continue
@@ -51,3 +63,8 @@ def read(spec) -> Iterator[dict]:
                     continue
                 row["raw"] = raw
                 yield row
+
+
+def _empty(spec, file: str, row_no: int, title: str | None = None) -> dict:
+    return {"id": None, "domain": spec.domain or title, "context": "", "question": "", "answers": [],
+            "is_impossible": False, "source": {"file": file, "row": row_no}, "split": None}

@@ -7,12 +7,10 @@
 from __future__ import annotations
 
 import ast
-import csv
-import io
 from typing import Iterator
 
 from zeroxqa.errors import InputError
-from zeroxqa.readers.text import load_text, row_problem
+from zeroxqa.readers.text import csv_records, load_text, row_problem
 
 REQUIRED = ("Theme", "Paragraph", "Question", "Answer_possible", "Answer_text", "Answer_start")
 ID_COLUMNS = ("id", "Id", "ID", "", "Unnamed: 0")
@@ -39,12 +37,11 @@ def parse_list_literal(value: str, field: str, item_type: type) -> list:
 
 
 def read(spec) -> Iterator[dict]:
-    text = load_text(spec.path)
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        header = next(reader)
-    except csv.Error as e:
-        raise InputError(spec.path, f"cannot parse the CSV header ({e})", row=0) from None
+    records = csv_records(load_text(spec.path))
+    first = next(records, None)
+    if first is None or first.values is None:
+        raise InputError(spec.path, f"cannot parse the CSV header ({first.problem if first else 'no header'})", row=0)
+    header = first.values
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise InputError(spec.path, f"missing columns {missing}; found {header}")
@@ -52,19 +49,15 @@ def read(spec) -> Iterator[dict]:
     id_col = next((col[c] for c in ID_COLUMNS if c in col), None)
     file = str(spec.path)
     row_no = 0
-    while True:
-        try:
-            values = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as e:
+    for record in records:
+        values = record.values
+        if values is None:
             row_no += 1
-            yield row_problem(_empty(spec, file, row_no), f"malformed CSV near line {reader.line_num}: {e}", None)
+            yield row_problem(_empty(spec, file, row_no), record.problem, {"line": record.line, "text": record.raw})
             continue
-        row_no += 1
         if not any(v.strip() for v in values):
-            row_no -= 1  # a blank line is not a row
-            continue
+            continue  # a blank line is not a row
+        row_no += 1
         row = _empty(spec, file, row_no)
         if len(values) != len(header):
             yield row_problem(row, f"row has {len(values)} fields, the header has {len(header)} (bad quoting?)", values)
