@@ -269,3 +269,34 @@ def test_any_mrqa_file_reconciles_and_kept_answers_sit_at_their_offsets(tmp_path
     assert sum(r["read"] for r in recon) == questions + junk_rows
     assert sum(r["read"] for r in recon) == sum(r["kept"] for r in recon) + result.quarantined
     assert_kept_answers_at_their_offsets(tmp / "out")
+
+
+def test_resharding_that_fails_midway_leaves_the_previous_shards_whole(tmp_path, monkeypatch):
+    import zeroxqa.shard as shard_module
+
+    first = tmp_path / "a.json"
+    first.write_text(squad(GOOD_QA, title="Ada"))
+    shard([SourceSpec(first)], tmp_path / "out")
+    before = {p.relative_to(tmp_path / "out"): p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()}
+    second = tmp_path / "b.json"
+    second.write_text(squad({**GOOD_QA, "id": "other"}, title="Babbage"))
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # a kill after the shards, before the manifest
+
+    monkeypatch.setattr(shard_module, "write_json", killed)
+    with pytest.raises(KeyboardInterrupt):
+        shard([SourceSpec(second)], tmp_path / "out")
+    after = {p.relative_to(tmp_path / "out"): p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()}
+    assert after == before  # neither Babbage's shard nor a half-written manifest
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary folder left
+
+
+def test_sharding_into_a_folder_that_holds_other_files_is_refused(tmp_path):
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "notes.txt").write_text("mine")
+    source = tmp_path / "a.json"
+    source.write_text(squad(GOOD_QA))
+    with pytest.raises(InputError, match="not a shard folder"):
+        shard([SourceSpec(source)], tmp_path / "project")
+    assert (tmp_path / "project" / "notes.txt").read_text() == "mine"

@@ -19,8 +19,9 @@ from pathlib import Path
 import pyarrow as pa
 
 from zeroxqa.artifacts import file_sha256
-from zeroxqa.atomic import write_json, write_parquet
+from zeroxqa.atomic import atomic_dir, write_json, write_parquet
 from zeroxqa.config import ShardConfig
+from zeroxqa.errors import InputError
 from zeroxqa.naming import safe_names
 from zeroxqa.readers import SourceSpec, detect_format, kind_of, read_rows
 from zeroxqa.schema import (
@@ -130,31 +131,31 @@ def reconciliation_table(counts: dict) -> pa.Table:
 
 
 def shard(specs: list[SourceSpec], out: str | Path, cfg: ShardConfig | None = None) -> ShardResult:
-    """Read, validate, split and write. Raises `InputError` on a file-level problem before writing anything."""
+    """Read, validate, split and write. Raises `InputError` on a file-level problem before writing anything.
+
+    The output is written into a temporary folder that replaces `out` only once it is complete, so a
+    crash or a kill leaves the previous shards and their manifest as they were, never a mix of both."""
     cfg = cfg or ShardConfig()
     out = Path(out)
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "manifest.parquet").exists())):
+        raise InputError(out, "the output exists and is not a shard folder (no manifest.parquet): choose a new or empty folder")
     qa, paragraphs, quarantine, repairs, counts = collect(specs)
     names = safe_names(list(qa) + list(paragraphs))
     manifest: list[dict] = []
-    written: set[Path] = set()
-    for kind, groups, to_table in (("qa", qa, qa_table), ("paragraphs", paragraphs, paragraph_table)):
-        for domain in sorted(groups):
-            rows = groups[domain]
-            _split(rows, domain, cfg)
-            path = write_parquet(to_table(rows), out / kind / f"{names[domain]}.parquet")
-            written.add(path)
-            manifest.append(manifest_row(kind, domain, path, rows))
-    for kind in ("qa", "paragraphs"):  # shards of an earlier run that this run did not write are stale
-        for stale in (out / kind).glob("*.parquet") if (out / kind).exists() else []:
-            if stale not in written:
-                stale.unlink()
-    manifest_table = pa.Table.from_pylist(manifest, schema=MANIFEST_SCHEMA)
-    recon = reconciliation_table(counts)
-    write_parquet(quarantine_table(quarantine), out / "quarantine.parquet")
-    write_parquet(pa.Table.from_pylist(repairs, schema=REPAIRS_SCHEMA), out / "repairs.parquet")
-    write_parquet(recon, out / "reconciliation.parquet")
-    write_parquet(manifest_table, out / "manifest.parquet")
-    write_json({"config": cfg.model_dump(), "shards": manifest}, out / "manifest.json")
+    with atomic_dir(out) as tmp:
+        for kind, groups, to_table in (("qa", qa, qa_table), ("paragraphs", paragraphs, paragraph_table)):
+            for domain in sorted(groups):
+                rows = groups[domain]
+                _split(rows, domain, cfg)
+                path = write_parquet(to_table(rows), tmp / kind / f"{names[domain]}.parquet")
+                manifest.append(manifest_row(kind, domain, path, rows))
+        manifest_table = pa.Table.from_pylist(manifest, schema=MANIFEST_SCHEMA)
+        recon = reconciliation_table(counts)
+        write_parquet(quarantine_table(quarantine), tmp / "quarantine.parquet")
+        write_parquet(pa.Table.from_pylist(repairs, schema=REPAIRS_SCHEMA), tmp / "repairs.parquet")
+        write_parquet(recon, tmp / "reconciliation.parquet")
+        write_parquet(manifest_table, tmp / "manifest.parquet")
+        write_json({"config": cfg.model_dump(), "shards": manifest}, tmp / "manifest.json")
     return ShardResult(out=out, manifest=manifest_table, reconciliation=recon, quarantined=len(quarantine))
 
 

@@ -64,8 +64,8 @@ def text_problem(value: object, field: str, required: bool = True) -> str | None
 
 def type_problem(row: dict) -> str | None:
     """Why a QA row is not of the canonical types (nothing is coerced: "177" or 160.7 is no offset), or None."""
-    for field, required in (("id", False), ("domain", False), ("context", True), ("question", True)):
-        if problem := text_problem(row.get(field), field, required):
+    for name, required in (("id", False), ("domain", False), ("context", True), ("question", True)):
+        if problem := text_problem(row.get(name), name, required):
             return problem
     if not isinstance(row.get("is_impossible"), bool):
         return f"field 'is_impossible' is not true/false: {row.get('is_impossible')!r}"
