@@ -31,17 +31,18 @@ class Evaluation:
         return best_f1_threshold(self.golds, [s.text for s in self.spans], [s.na_score for s in self.spans])
 
     def abstention_threshold(self) -> float:
-        """The no-answer threshold a reader should keep, calibrated on these rows' domains that hold
-        unanswerable questions; with none, the current threshold stays.
+        """The no-answer threshold a reader should keep after these rows: calibrated on the rows of the
+        domains that hold unanswerable questions; with none, raised to answer all of them but never lowered.
 
         A domain whose questions were all written to be answerable (SQuAD 1.1, NewsQA, K labelled shots)
-        says nothing about when to abstain: on it the search only learns "answer everything up to the
-        highest na_score seen", which on a few rows abstains on most new questions, and mixed into a
-        SQuAD 2.0 domain it dilutes the unanswerable rate the threshold is tuned for."""
+        can only tell the reader to answer more: the plain search there returns "answer everything up to the
+        highest na_score seen", which on 16 shots lies far below the scores of new questions and would make
+        the reader abstain on most of them. Mixed into a SQuAD 2.0 domain such rows would also dilute the
+        unanswerable rate the threshold is tuned for, so they are left out of its search."""
         mixed = {r["domain"] for r in self.rows if r["is_impossible"] or not r["answers"]}
         idx = [i for i, r in enumerate(self.rows) if r["domain"] in mixed]
         if not idx:
-            return self.threshold
+            return max(self.threshold, self.calibrate()[1]) if self.rows else self.threshold
         sub = Evaluation([self.rows[i] for i in idx], [self.spans[i] for i in idx], self.threshold)
         return sub.calibrate()[1]
 

@@ -83,8 +83,8 @@ def use_bf16(precision: str, device: torch.device) -> bool:
 
 
 def dev_metrics(reader: Reader, dev_rows: list[dict], cfg: ReaderConfig, batch_size: int) -> tuple[dict, float]:
-    """Calibrate the no-answer threshold on dev rows (their domains with unanswerable questions; with none,
-    the reader's threshold stays) and return (overall metrics at it, threshold)."""
+    """Calibrate the no-answer threshold on dev rows (`Evaluation.abstention_threshold`: on their domains with
+    unanswerable questions) and return (overall metrics at it, threshold)."""
     ev = evaluate(QAEngine.from_reader(reader, cfg), dev_rows, batch_size)
     threshold = ev.abstention_threshold()
     overall = next(m for m in ev.per_domain(threshold) if m["domain"] == ALL)

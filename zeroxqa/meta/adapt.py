@@ -27,7 +27,7 @@ def k_shot(rows: list[dict], k: int, seed: int) -> list[dict]:
 def adapt_and_score(reader: Reader, train_rows: list[dict], dev_rows: list[dict], k: int, cfg: AdaptConfig,
                     reader_cfg: ReaderConfig) -> dict:
     """Adapt `reader` in place on K examples, calibrate the no-answer threshold on those same K examples
-    (all a user with K labels has; when none of them is unanswerable, the reader's own threshold stays),
+    (all a user with K labels has; when none of them is unanswerable, they can only raise the reader's own),
     and score the domain's dev rows at that threshold."""
     shots = k_shot(train_rows, k, cfg.seed)
     started = time.perf_counter()
