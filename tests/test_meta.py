@@ -117,6 +117,34 @@ def test_resume_continues_where_it_stopped(tiny_dir, tmp_path, algorithm):
     assert (tmp_path / "straight" / "best" / "model.safetensors").exists()
 
 
+@pytest.mark.parametrize("algorithm", ["reptile", "fomaml"])
+def test_a_run_killed_mid_epoch_resumes_at_its_last_meta_step_checkpoint(tiny_dir, tmp_path, monkeypatch, algorithm):
+    from zeroxqa.meta import train as meta_train_module
+
+    val = {"c": (DOMAINS["c"], DOMAINS["c"])}
+    cfg = small_meta(algorithm=algorithm, meta_steps_per_epoch=4, checkpoint_every=1)
+    straight = meta_train(str(tiny_dir), DOMAINS, val, tmp_path / "straight", cfg, SMALL)
+    real, steps = meta_train_module.apply_meta_update, []
+
+    def dying(*args, **kwargs):
+        if len(steps) == 6:  # epoch 2, before its third meta-step
+            raise KeyboardInterrupt
+        steps.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(meta_train_module, "apply_meta_update", dying)
+    with pytest.raises(KeyboardInterrupt):
+        meta_train(str(tiny_dir), DOMAINS, val, tmp_path / "killed", cfg, SMALL)
+    steps.clear()
+    resumed = meta_train(str(tiny_dir), DOMAINS, val, tmp_path / "killed", cfg, SMALL)
+    assert len(steps) == 2  # only the two meta-steps the kill cost
+    assert [h["epoch"] for h in resumed.history] == [1, 2]
+    assert resumed.history[1]["loss"] == pytest.approx(straight.history[1]["loss"])  # the epoch's losses carried over
+    a, b = weights(straight.last_dir), weights(resumed.last_dir)
+    for k in a:
+        np.testing.assert_allclose(a[k], b[k], atol=1e-6)
+
+
 def test_checkpoint_selection_breaks_an_f1_tie_on_span_f1_then_takes_the_later(tiny_dir, tmp_path, monkeypatch):
     from zeroxqa.meta import train as meta_train_module
 

@@ -53,6 +53,11 @@ def has_checkpoint(path: str | Path) -> bool:
     return (Path(path) / STATE_FILE).exists() and (Path(path) / TENSORS_FILE).exists()
 
 
+def peek_checkpoint(path: str | Path) -> RunState:
+    """Where the run of a checkpoint stood, without loading its tensors."""
+    return RunState(**json.loads((Path(path) / STATE_FILE).read_text())["run"])
+
+
 def load_checkpoint(path: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> RunState:
     """Restore model, optimizer and RNG in place; return where the run stood."""
     path = Path(path)

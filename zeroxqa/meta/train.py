@@ -1,5 +1,7 @@
 """The meta-training driver: sample tasks, run their inner loops on workers, apply the first-order meta
-update; after each meta-epoch, checkpoint (resumable) and select by K-shot F1 (then span F1) on validation domains."""
+update; every few meta-steps, checkpoint the run state (a killed run resumes there: every meta-step is
+seeded, so the resumed run equals an uninterrupted one); after each meta-epoch, save `last/` and select
+`best/` by K-shot F1 (then span F1) on validation domains."""
 
 from __future__ import annotations
 
@@ -10,10 +12,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
 from tqdm.auto import tqdm
 
-from zeroxqa.atomic import atomic_path, write_json
+from zeroxqa.atomic import write_json
+from zeroxqa.checkpoint import RunState, has_checkpoint, load_checkpoint, peek_checkpoint, save_checkpoint
 from zeroxqa.config import AdaptConfig, MetaConfig, ReaderConfig
 from zeroxqa.meta.adapt import adapt_and_score
 from zeroxqa.meta.algorithms import apply_meta_update, outer_optimizer
@@ -23,7 +25,7 @@ from zeroxqa.meta.worker import WorkerPool
 from zeroxqa.model import Reader, load_reader, save_reader
 
 STATE_FILE = "meta_state.json"
-OPTIMIZER_FILE = "optimizer.pt"
+CHECKPOINT_DIR = "checkpoint"  # model, outer optimizer and position (safetensors + JSON), every few meta-steps
 
 
 @dataclass
@@ -69,36 +71,50 @@ def meta_train(base: str, domains: dict[str, list[dict]], val: dict[str, tuple[l
     source = str(last) if state else base
     reader = load_reader(source)
     optimizer = outer_optimizer(reader.model, cfg.algorithm, cfg.outer_lr)
-    if state and (last / OPTIMIZER_FILE).exists():
-        optimizer.load_state_dict(torch.load(last / OPTIMIZER_FILE, weights_only=True))
     history = state["history"] if state else []
+    start_epoch, start_step, losses = (state["epoch"] + 1) if state else 1, 0, []
+    ckpt = out / CHECKPOINT_DIR
+    if has_checkpoint(ckpt) and (peek_checkpoint(ckpt).epoch, peek_checkpoint(ckpt).batch_in_epoch) >= (start_epoch, 0):
+        run = load_checkpoint(ckpt, reader.model, optimizer)  # the newest state there is: weights and optimizer
+        start_epoch, start_step, history, losses = run.epoch, run.batch_in_epoch, run.history, run.extra.get("losses", [])
+        if start_step:
+            tqdm.write(f"resuming meta-epoch {start_epoch} at meta-step {start_step + 1}")
     scored = [h for h in history if not math.isnan(h["val_f1"])]
     best = max(scored, key=lambda h: (selection_score(h), h["epoch"]), default=None)  # a resumed run keeps its pick
     pool = WorkerPool(source, reader_cfg, cfg.workers, cfg.ray_address, cfg.threads)
     started = time.perf_counter()
     n_support = cfg.inner_steps * cfg.inner_batch_size
+
+    def checkpoint(epoch: int, next_step: int) -> None:
+        save_checkpoint(ckpt, reader.model, optimizer, RunState(epoch=epoch, batch_in_epoch=next_step, history=history,
+                                                                 extra={"losses": losses}))
+
     try:
-        for epoch in range((state["epoch"] + 1) if state else 1, cfg.meta_epochs + 1):
-            t0, losses = time.perf_counter(), []
-            for step in tqdm(range(cfg.meta_steps_per_epoch), desc=f"meta-epoch {epoch}", leave=False):
+        for epoch in range(start_epoch, cfg.meta_epochs + 1):
+            t0 = time.perf_counter()
+            first = start_step if epoch == start_epoch else 0
+            for step in tqdm(range(first, cfg.meta_steps_per_epoch), desc=f"meta-epoch {epoch}", leave=False,
+                             initial=first, total=cfg.meta_steps_per_epoch):
                 seed = step_seed(cfg.seed, epoch, step)
                 tasks = sample_tasks(domains, cfg.tasks_per_batch, cfg.temperature, n_support, cfg.query_size, seed)
                 updates = pool.run(get_state(reader.model), tasks, cfg, [seed + i for i in range(len(tasks))])
                 apply_meta_update(reader.model, optimizer, [u.pseudo_grad for u in updates])
                 losses += [u.query_loss if u.query_loss is not None else u.support_loss for u in updates]
+                if cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.meta_steps_per_epoch:
+                    checkpoint(epoch, step + 1)
             record = {"epoch": epoch, "loss": sum(losses) / len(losses), "seconds": time.perf_counter() - t0,
                       **(validate(reader, val, cfg, reader_cfg) if val else {"val_f1": float("nan")})}
             history.append(record)
+            losses = []
             tqdm.write(f"meta-epoch {epoch}: task loss {record['loss']:.3f}, K-shot val F1 {record['val_f1']:.2f}, "
                        f"span F1 {record.get('val_span_f1', float('nan')):.2f}")
             reader.card = {**reader.card, "meta_config": cfg.model_dump(), "reader_config": reader_cfg.model_dump(),
                            "meta_epoch": epoch, "meta_history": history, "null_threshold": 0.0}
             save_reader(reader, last)
-            with atomic_path(last / OPTIMIZER_FILE) as tmp:
-                torch.save(optimizer.state_dict(), tmp)
             if not val or best is None or selection_score(record) >= selection_score(best):  # a tie goes to the later
                 best = record if val else None
                 save_reader(reader, best_dir)
+            checkpoint(epoch + 1, 0)  # before the state file: a kill between the two resumes from the checkpoint
             write_json({"epoch": epoch, "best_epoch": best["epoch"] if best else epoch, "history": history}, out / STATE_FILE)
     finally:
         pool.close()
