@@ -52,6 +52,8 @@ class TrainConfig(BaseModel):
                                                        "reader can take them from the base package)")
     negative_ratio: float = Field(0.0, ge=0, description="SQuAD 2.0-style negatives per answerable training question "
                                                          "(another paragraph of the same domain)")
+    repeat_unanswerable: int = Field(1, ge=1, description="times each real unanswerable training question is seen an "
+                                                          "epoch (they are few beside SQuAD 1.1-style data)")
     checkpoint_every: int = Field(0, ge=0, description="save the full run state every N steps and at epoch ends (0: never)")
     log_every: int = Field(50, ge=1, description="steps between loss records (the curve beside the model)")
 
@@ -87,6 +89,8 @@ class MetaConfig(BaseModel):
     workers: int = Field(0, ge=0, description="Ray actors; 0 runs the inner loops in-process")
     ray_address: str | None = Field(None, description="an existing Ray cluster; default: a local Ray")
     threads: int | None = Field(None, ge=1, description="torch threads per worker; default: cores / workers")
+    checkpoint_every: int = Field(2, ge=0, description="save the run state every N meta-steps, so a killed run loses "
+                                                       "at most N (0: at meta-epoch ends only)")
     seed: int = 13
 
     @property
@@ -136,6 +140,22 @@ class AdaptConfig(BaseModel):
         return max(self.min_steps, self.epochs * -(-n_examples // self.batch_size))
 
 
+class AdaptLMConfig(BaseModel):
+    """Self-supervised domain adaptation: masked-LM steps on a target domain's paragraphs before fine-tuning."""
+
+    steps: int = Field(200, ge=1, description="optimizer steps (cycling over the paragraphs' windows)")
+    batch_size: int = Field(16, ge=1)
+    learning_rate: float = Field(5e-5, gt=0)
+    warmup_ratio: float = Field(0.1, ge=0, le=1)
+    mlm_probability: float = Field(0.15, gt=0, lt=1, description="share of words masked (whole words)")
+    max_length: int = Field(256, ge=16, description="tokens per paragraph window")
+    freeze_embeddings: bool = Field(True, description="keep the word embeddings (and the tied LM decoder) fixed")
+    seed: int = 13
+    threads: int | None = Field(None, ge=1)
+    device: str = Field("auto", pattern="^(auto|cpu|cuda)$")
+    precision: str = Field("auto", pattern="^(auto|fp32|bf16)$")
+
+
 def _sample(name: str) -> str:
     from zeroxqa import sample
 
@@ -161,6 +181,8 @@ class RetrainParams(BaseModel):
     finetune: TrainConfig = Field(default_factory=lambda: TrainConfig(epochs=2, max_steps=30))
     synth: SynthConfig = Field(default_factory=lambda: SynthConfig(noun_chunks=True),
                                description="synthetic QA for out-domains that have paragraphs only")
+    adapt_lm: AdaptLMConfig | None = Field(None, description="self-supervised domain adaptation (masked LM on each "
+                                                             "out-domain's paragraphs) before its fine-tune; empty: off")
     synth_reader: str | None = Field(None, description="round-trip filter reader; default: this run's fine-tuned reader "
                                                        "of the first labelled out-domain")
     bench: BenchConfig = Field(default_factory=lambda: BenchConfig(latency_questions=20, max_questions=40))
