@@ -1,12 +1,13 @@
 """onboard_domain: one new domain's labelled examples or paragraphs -> shard -> (synthetic QA when it has
-paragraphs only) -> fine-tune from the current meta model -> quantize -> benchmark -> register. Triggered by a `zeroxqa.domain.arrived` event."""
+paragraphs only) -> (adapt-lm on its paragraphs, when asked) -> fine-tune from the current meta model ->
+quantize -> benchmark -> register. Triggered by a `zeroxqa.domain.arrived` event."""
 
 from __future__ import annotations
 
 from prefect import flow
 
 from tasks import stages
-from zeroxqa.config import BenchConfig, ReaderConfig, ShardConfig, SynthConfig, TrainConfig
+from zeroxqa.config import AdaptLMConfig, BenchConfig, ReaderConfig, ShardConfig, SynthConfig, TrainConfig
 from zeroxqa.pipeline import best_registered_reader, current_meta_model, domains_of, synthetic_split_problem
 from zeroxqa.watch import given
 
@@ -23,6 +24,7 @@ def onboard_domain(
     bench: BenchConfig = BenchConfig(latency_questions=20, max_questions=40),
     synth: SynthConfig = SynthConfig(noun_chunks=True),
     synth_reader: str | None = None,
+    adapt_lm: AdaptLMConfig | None = None,
 ) -> dict:
     labeled, paragraphs, out = given(labeled), given(paragraphs), given(out) or "runs/main"
     sources = [f"{domain}={p}" for p in (labeled, paragraphs) if p]
@@ -39,6 +41,8 @@ def onboard_domain(
         if problem := synthetic_split_problem(shards):
             raise ValueError(f"domain {domain!r}: {problem}")
     init = meta_model or current_meta_model(registry)
+    if adapt_lm is not None:
+        init = stages.adapt_lm(init, shards, domain, out, adapt_lm)
     model = stages.fine_tune(init, shards, domain, out, finetune, reader)
     quantized = stages.quantize(model, out)
     summary = stages.benchmark(model, quantized, shards, domain, out, bench)

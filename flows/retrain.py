@@ -1,6 +1,6 @@
-"""retrain: shard -> meta-train on in-domains -> fine-tune each labelled out-domain -> (synthesize QA for
-paragraph-only out-domains, filtered by a fine-tuned reader -> fine-tune on it) -> quantize -> benchmark ->
-register -> report. It only wires tasks; the work lives in `zeroxqa.pipeline`."""
+"""retrain: shard -> meta-train on in-domains -> (adapt-lm, when asked) -> fine-tune each labelled out-domain
+-> (synthesize QA for paragraph-only out-domains, filtered by a fine-tuned reader -> fine-tune on it) ->
+quantize -> benchmark -> register -> report. It only wires tasks; the work lives in `zeroxqa.pipeline`."""
 
 from __future__ import annotations
 
@@ -30,8 +30,16 @@ def retrain(params: RetrainParams = RetrainParams()) -> dict:
     # one fine-tune per out-domain, concurrent within the machine's cores
     threads = max(1, (os.cpu_count() or 1) // max(1, len(labelled) + len(unlabelled)))
     ft_cfg = params.finetune.model_copy(update={"threads": threads})
-    models = stages.fine_tune.map(unmapped(meta), unmapped(out_shards), labelled, unmapped(root), unmapped(ft_cfg),
-                                  unmapped(params.reader))
+    lm_cfg = params.adapt_lm.model_copy(update={"threads": threads}) if params.adapt_lm else None
+
+    def inits(shards, domains: list[str]):
+        """Each domain's starting point: the meta model, or that model adapted to the domain's text."""
+        if lm_cfg is None or not domains:
+            return unmapped(meta)
+        return stages.adapt_lm.map(unmapped(meta), shards, domains, unmapped(root), unmapped(lm_cfg))
+
+    models = stages.fine_tune.map(inits(unmapped(out_shards), labelled), unmapped(out_shards), labelled, unmapped(root),
+                                  unmapped(ft_cfg), unmapped(params.reader))
 
     # paragraph-only domains: synthetic QA, filtered by a reader of this run (or the one given)
     skipped: dict[str, str] = {}
@@ -45,8 +53,8 @@ def retrain(params: RetrainParams = RetrainParams()) -> dict:
         if problem := synthetic_split_problem(folder):
             skipped[domain] = problem
             del synthetic[domain]
-    syn_models = stages.fine_tune.map(unmapped(meta), list(synthetic.values()), list(synthetic), unmapped(root),
-                                      unmapped(ft_cfg), unmapped(params.reader)) if synthetic else []
+    syn_models = stages.fine_tune.map(inits(list(synthetic.values()), list(synthetic)), list(synthetic.values()),
+                                      list(synthetic), unmapped(root), unmapped(ft_cfg), unmapped(params.reader)) if synthetic else []
     for domain, why in skipped.items():
         log.warning("%s: %s", domain, why)
 

@@ -17,7 +17,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from zeroxqa import pipeline
 from zeroxqa.artifacts import is_done, stage_dir
-from zeroxqa.config import BenchConfig, MetaConfig, ReaderConfig, ShardConfig, SynthConfig, TrainConfig
+from zeroxqa.config import AdaptLMConfig, BenchConfig, MetaConfig, ReaderConfig, ShardConfig, SynthConfig, TrainConfig
 
 COMMON: dict[str, Any] = {"persist_result": True, "result_serializer": "json", "retries": 1, "retry_delay_seconds": 5}
 
@@ -55,6 +55,11 @@ def meta_train(in_shards: str, root: str, base: str, val_domains: list[str], cfg
 @task(name="synthesize", cache_key_fn=keyed(pipeline.synth_key, "synth"), task_run_name="synthesize-{domain}", **COMMON)
 def synthesize(shards: str, domain: str, reader: str, root: str, cfg: SynthConfig) -> str:
     return pipeline.synth_stage(shards, domain, reader, root, cfg)
+
+
+@task(name="adapt-lm", cache_key_fn=keyed(pipeline.adapt_lm_key, "adapt_lm"), task_run_name="adapt-lm-{domain}", **COMMON)
+def adapt_lm(init: str, shards: str, domain: str, root: str, cfg: AdaptLMConfig) -> str:
+    return pipeline.adapt_lm_stage(init, shards, domain, root, cfg)
 
 
 @task(name="fine-tune", cache_key_fn=keyed(pipeline.finetune_key, "finetune"), task_run_name="fine-tune-{domain}", **COMMON)

@@ -10,10 +10,10 @@ import jinja2
 import pytest
 
 from zeroxqa import pipeline
-from zeroxqa.config import BenchConfig, MetaConfig, ReaderConfig, RetrainParams, SynthConfig, TrainConfig
+from zeroxqa.config import AdaptLMConfig, BenchConfig, MetaConfig, ReaderConfig, RetrainParams, SynthConfig, TrainConfig
 from zeroxqa.sample import POLICY_SITES, POLICY_UNLABELED, SQUAD_THEMES
 
-STAGES = ("shard_stage", "meta_stage", "synth_stage", "finetune_stage", "quantize_stage", "benchmark_stage")
+STAGES = ("shard_stage", "meta_stage", "synth_stage", "adapt_lm_stage", "finetune_stage", "quantize_stage", "benchmark_stage")
 
 
 @pytest.fixture(scope="module")
@@ -71,10 +71,16 @@ def test_retrain_end_to_end_then_cached_then_onboarding(harness, calls, tiny_rea
     from zeroxqa.model import save_reader
 
     tiny_dir = save_reader(tiny_reader, tmp_path / "tiny")
-    params = tiny_params(tiny_dir, tmp_path)
+    # with self-supervised domain adaptation: each out-domain's fine-tune starts from the meta model adapted to its text
+    params = tiny_params(tiny_dir, tmp_path).model_copy(update={"adapt_lm": AdaptLMConfig(
+        steps=2, batch_size=2, max_length=64, device="cpu", precision="fp32")})
     first = retrain(params)
-    once = {"shard_stage": 2, "meta_stage": 1, "synth_stage": 1, "finetune_stage": 2, "quantize_stage": 2, "benchmark_stage": 2}
+    once = {"shard_stage": 2, "meta_stage": 1, "synth_stage": 1, "adapt_lm_stage": 2, "finetune_stage": 2, "quantize_stage": 2,
+            "benchmark_stage": 2}
     assert calls == once
+    for domain, model in first["models"].items():
+        card = json.loads((Path(model) / "zeroxqa_card.json").read_text())
+        assert Path(card["init"]).parent.parent.name == "adapt_lm", (domain, card["init"])
     registry = json.loads((tmp_path / "runs" / "registry.json").read_text())
     assert set(registry["domains"]) == {"ted.com", "yahoo.com"} and registry["meta_model"] == first["meta_model"]
     assert all(p["promoted"] for p in first["promotions"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from zeroxqa.artifacts import content_hash, stage_key
+from zeroxqa.artifacts import content_hash, stage_key, verify_done
 from zeroxqa.config import ShardConfig
 from zeroxqa.registry import load_registry, promote, record_meta_model
 
@@ -155,3 +155,36 @@ def test_a_fine_tune_from_a_short_name_has_a_key_that_follows_the_model(tmp_path
     key = finetune_key("squad", str(shards), "law", TrainConfig(), ReaderConfig())
     (packaged / "model.safetensors").write_bytes(b"v2")
     assert finetune_key("squad", str(shards), "law", TrainConfig(), ReaderConfig()) != key
+
+
+def _shard_stage_counting(args: tuple[str, str, str]) -> str:
+    """Run the shard stage in this process, appending a line to `log` each time it really computes."""
+    import time
+
+    from zeroxqa import pipeline
+    from zeroxqa.config import ShardConfig
+
+    source, root, log = args
+    real = pipeline.mark_done
+
+    def counting(folder):
+        time.sleep(0.5)  # a slow stage: the other runner arrives while this one computes
+        with open(log, "a") as f:
+            f.write(f"{folder}\n")
+        real(folder)
+
+    pipeline.mark_done = counting
+    return pipeline.shard_stage([source], root, ShardConfig(), "in")
+
+
+def test_two_runs_in_one_folder_compute_each_stage_once(tmp_path):
+    import multiprocessing
+
+    from zeroxqa.sample import SQUAD_THEMES
+
+    log = tmp_path / "computed.log"
+    with multiprocessing.get_context("spawn").Pool(3) as pool:
+        outs = pool.map(_shard_stage_counting, [(str(SQUAD_THEMES), str(tmp_path / "runs"), str(log))] * 3)
+    assert len(set(outs)) == 1  # all three runners got the same folder
+    assert len(log.read_text().splitlines()) == 1  # computed once; the others waited and reused it
+    assert verify_done(outs[0]) == []

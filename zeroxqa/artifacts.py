@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from pydantic import BaseModel
 
@@ -92,6 +93,19 @@ def verify_done(folder: str | Path, deep: bool = False) -> list[str]:
         elif (deep or meta["size"] <= SMALL_FILE) and file_sha256(path) != meta["sha256"]:
             problems.append(f"{name} changed content (sha256)")
     return problems
+
+
+@contextmanager
+def stage_lock(folder: str | Path) -> Iterator[None]:
+    """Held while a stage computes its folder (a hidden `.lock` file beside it): a second runner of the same
+    stage, in another process or another flow run on the same root, waits, then finds the folder done and
+    reuses it instead of computing it again or writing into it at the same time."""
+    from filelock import FileLock
+
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(folder.parent / f".{folder.name}.lock")):
+        yield
 
 
 def is_done(folder: str | Path) -> bool:

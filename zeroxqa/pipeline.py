@@ -13,18 +13,28 @@ import shutil
 import threading
 from pathlib import Path
 
-from zeroxqa.artifacts import is_done, mark_done, stage_dir, stage_key
+from zeroxqa.artifacts import is_done, mark_done, stage_dir, stage_key, stage_lock
 from zeroxqa.atomic import write_json
-from zeroxqa.config import BenchConfig, MetaConfig, ReaderConfig, ShardConfig, SynthConfig, TrainConfig
+from zeroxqa.config import AdaptLMConfig, BenchConfig, MetaConfig, ReaderConfig, ShardConfig, SynthConfig, TrainConfig
 from zeroxqa.dataset import domain_splits, load_rows, rows_sha256
 from zeroxqa.isolate import run_isolated
 
 
 _MEASURING = threading.Lock()
 
+
+def measuring_lock():
+    """One benchmark at a time on this machine, whichever process or flow run measures: latencies measured
+    side by side would be meaningless (the thread lock `_MEASURING` serves the threads of one process)."""
+    import tempfile
+
+    from filelock import FileLock
+
+    return FileLock(str(Path(tempfile.gettempdir()) / "zeroxqa-measuring.lock"))
+
 # where each stage writes under the run root (then /<key>); a template filled from the stage's parameters
-FOLDERS = {"shard": "shards-{name}", "meta": "meta", "synth": "synth", "finetune": "finetune", "quantize": "quantize",
-           "benchmark": "benchmark"}
+FOLDERS = {"shard": "shards-{name}", "meta": "meta", "synth": "synth", "adapt_lm": "adapt_lm", "finetune": "finetune",
+           "quantize": "quantize", "benchmark": "benchmark"}
 
 
 def _fresh(folder: Path) -> Path:
@@ -46,9 +56,10 @@ def shard_stage(sources: list[str], root: str, cfg: ShardConfig, name: str) -> s
     from zeroxqa.shard import shard
 
     out = stage_dir(root, FOLDERS["shard"].format(name=name), shard_key(sources, cfg, name))
-    if not is_done(out):
-        shard([SourceSpec.parse(s) for s in sources], _fresh(out), cfg)
-        mark_done(out)
+    with stage_lock(out):
+        if not is_done(out):
+            shard([SourceSpec.parse(s) for s in sources], _fresh(out), cfg)
+            mark_done(out)
     return str(out)
 
 
@@ -69,12 +80,13 @@ def meta_stage(in_shards: str, root: str, base: str, val_domains: list[str], cfg
     from zeroxqa.meta.train import meta_train
 
     out = stage_dir(root, FOLDERS["meta"], meta_key(in_shards, base, val_domains, cfg, reader_cfg))
-    if not is_done(out):
-        splits = domain_splits([in_shards])
-        train = {d: tr for d, (tr, _) in splits.items() if d not in val_domains and tr}
-        val = {d: splits[d] for d in val_domains if d in splits}
-        meta_train(base, train, val, out, cfg, reader_cfg)
-        mark_done(out)
+    with stage_lock(out):
+        if not is_done(out):
+            splits = domain_splits([in_shards])
+            train = {d: tr for d, (tr, _) in splits.items() if d not in val_domains and tr}
+            val = {d: splits[d] for d in val_domains if d in splits}
+            meta_train(base, train, val, out, cfg, reader_cfg)
+            mark_done(out)
     return str(out / "best")
 
 
@@ -97,9 +109,10 @@ def synth_stage(shards: str, domain: str, reader: str, root: str, cfg: SynthConf
     (its paragraphs' train/dev split carries over, so the synthetic dev split calibrates the fine-tune).
     Runs in its own process, like the fine-tunes: loading a model is not safe beside another in threads."""
     out = stage_dir(root, FOLDERS["synth"], synth_key(shards, domain, reader, cfg))
-    if not is_done(out):
-        run_isolated(_synth, shards, domain, reader, str(_fresh(out)), cfg)
-        mark_done(out)
+    with stage_lock(out):
+        if not is_done(out):
+            run_isolated(_synth, shards, domain, reader, str(_fresh(out)), cfg)
+            mark_done(out)
     return str(out)
 
 
@@ -133,6 +146,31 @@ def best_registered_reader(registry: str) -> str | None:
     return max(entries, key=lambda e: e["f1"])["model"] if entries else None
 
 
+def adapt_lm_key(init: str, shards: str, domain: str, cfg: AdaptLMConfig) -> str:
+    return stage_key("adapt_lm", [shards], cfg, domain=domain, init_hash=_model_hash(init))
+
+
+def adapt_lm_stage(init: str, shards: str, domain: str, root: str, cfg: AdaptLMConfig) -> str:
+    """Self-supervised domain adaptation of `init` on the paragraphs of the domain's train split (masked LM,
+    whole words), in its own process; returns the adapted reader's folder, the fine-tune's init."""
+    out = stage_dir(root, FOLDERS["adapt_lm"], adapt_lm_key(init, shards, domain, cfg))
+    with stage_lock(out):
+        if not is_done(out):
+            run_isolated(_adapt_lm, init, shards, domain, str(_fresh(out) / "model"), cfg)
+            mark_done(out)
+    return str(out / "model")
+
+
+def _adapt_lm(init: str, shards: str, domain: str, model_dir: str, cfg: AdaptLMConfig) -> None:
+    from zeroxqa.adapt_lm import adapt_lm
+    from zeroxqa.model import load_reader, save_reader
+
+    reader = load_reader(init)
+    adapt_lm(reader, [r["context"] for r in load_rows([shards], "train", [domain])], cfg)
+    reader.card = {**reader.card, "domain": domain, "init": init}
+    save_reader(reader, model_dir)
+
+
 def finetune_key(init: str, shards: str, domain: str, cfg: TrainConfig, reader_cfg: ReaderConfig) -> str:
     # the init may be a short name ('squad', 'minilm') or a hub id as well as a folder
     return stage_key("finetune", [shards], {"train": cfg.model_dump(), "reader": reader_cfg.model_dump()}, domain=domain,
@@ -143,9 +181,10 @@ def finetune_stage(init: str, shards: str, domain: str, root: str, cfg: TrainCon
     """Fine-tune `init` on one domain's train split (dev split picks the epoch and the threshold), in its
     own process so that several domains can fine-tune at once."""
     out = stage_dir(root, FOLDERS["finetune"], finetune_key(init, shards, domain, cfg, reader_cfg))
-    if not is_done(out):
-        run_isolated(_finetune, init, shards, domain, str(_fresh(out) / "model"), cfg, reader_cfg)
-        mark_done(out)
+    with stage_lock(out):
+        if not is_done(out):
+            run_isolated(_finetune, init, shards, domain, str(_fresh(out) / "model"), cfg, reader_cfg)
+            mark_done(out)
     return str(out / "model")
 
 
@@ -168,9 +207,10 @@ def quantize_stage(model_dir: str, root: str) -> str:
     """Export to ONNX and quantize to int8 with this CPU's preset (in its own process); returns the stage
     folder holding `onnx-fp32/` and `onnx-int8/`."""
     out = stage_dir(root, FOLDERS["quantize"], quantize_key(model_dir))
-    if not is_done(out):
-        run_isolated(_quantize, model_dir, str(_fresh(out)))
-        mark_done(out)
+    with stage_lock(out):
+        if not is_done(out):
+            run_isolated(_quantize, model_dir, str(_fresh(out)))
+            mark_done(out)
     return str(out)
 
 
@@ -190,30 +230,31 @@ def benchmark_stage(model_dir: str, quantized: str, shards: str, domain: str, ro
     from zeroxqa.bench.variants import build_variants
 
     out = stage_dir(root, FOLDERS["benchmark"], benchmark_key(model_dir, quantized, shards, domain, cfg))
-    if not is_done(out):
-        rows = load_rows([shards], "dev", [domain])
-        eval_data = "synthetic dev" if is_synthetic(shards) else "dev"
-        given = {"onnx-fp32": Path(quantized) / "onnx-fp32", "onnx-int8": Path(quantized) / "onnx-int8"}
-        # the remaining exports run in their own process; the measurements already do
-        prebuilt = run_isolated(build_variants, model_dir, _fresh(out) / "variants", cfg.optimize_level, given)
-        with _MEASURING:  # one benchmark at a time: latencies measured side by side would be meaningless
-            result = run_bench(model_dir, rows, out, cfg, data_label=f"{domain} {eval_data}", progress=lambda m: None,
-                               prebuilt=prebuilt)
-        accepted = next(r for r in result["results"] if r["variant"] == result["decision"].accepted)
-        summary = {
-            "domain": domain,
-            "eval_data": eval_data,
-            "accepted": result["decision"].accepted,
-            "model": str(result["variants"][result["decision"].accepted]),
-            "f1": accepted["f1"],
-            "exact": accepted["exact"],
-            "p50_ms": accepted["p50_ms"],
-            "reasons": result["decision"].reasons,
-            "report": str(out / "report.md"),
-            "table": [{k: v for k, v in r.items() if k != "latencies_ms"} for r in result["results"]],
-        }
-        write_json(summary, out / "summary.json")
-        mark_done(out)
+    with stage_lock(out):
+        if not is_done(out):
+            rows = load_rows([shards], "dev", [domain])
+            eval_data = "synthetic dev" if is_synthetic(shards) else "dev"
+            given = {"onnx-fp32": Path(quantized) / "onnx-fp32", "onnx-int8": Path(quantized) / "onnx-int8"}
+            # the remaining exports run in their own process; the measurements already do
+            prebuilt = run_isolated(build_variants, model_dir, _fresh(out) / "variants", cfg.optimize_level, given)
+            with _MEASURING, measuring_lock():  # one benchmark at a time on the machine
+                result = run_bench(model_dir, rows, out, cfg, data_label=f"{domain} {eval_data}", progress=lambda m: None,
+                                   prebuilt=prebuilt)
+            accepted = next(r for r in result["results"] if r["variant"] == result["decision"].accepted)
+            summary = {
+                "domain": domain,
+                "eval_data": eval_data,
+                "accepted": result["decision"].accepted,
+                "model": str(result["variants"][result["decision"].accepted]),
+                "f1": accepted["f1"],
+                "exact": accepted["exact"],
+                "p50_ms": accepted["p50_ms"],
+                "reasons": result["decision"].reasons,
+                "report": str(out / "report.md"),
+                "table": [{k: v for k, v in r.items() if k != "latencies_ms"} for r in result["results"]],
+            }
+            write_json(summary, out / "summary.json")
+            mark_done(out)
     return json.loads((out / "summary.json").read_text())
 
 

@@ -1,4 +1,4 @@
-"""Adaptation commands: `meta-train`, `adapt-eval`, `synth`."""
+"""Adaptation commands: `meta-train`, `adapt-eval`, `adapt-lm`, `synth`."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ import typer
 
 from zeroxqa.cli.common import (_READER, DocStride, Domains, MaxLength, Shards, app, clear_input_errors, console,
                                 err_console, print_table)
-from zeroxqa.config import AdaptConfig, MetaConfig, ReaderConfig, SynthConfig
+from zeroxqa.config import AdaptConfig, AdaptLMConfig, MetaConfig, ReaderConfig, SynthConfig
 from zeroxqa.reference import DEFAULT_READER
 
 _SYNTH = SynthConfig()
 
 
 _META = MetaConfig()
+_LM = AdaptLMConfig()
 
 
 @app.command("meta-train")
@@ -106,6 +107,44 @@ def adapt_eval_cmd(
                 [{"init": r["init"], "domain": r["domain"], "K": str(r["K"]), "f1": r["f1"], "HasAns_f1": r["HasAns_f1"]} for r in rows],
                 limit=200)
     console.print(f"table: {out}")
+
+
+@app.command("adapt-lm")
+def adapt_lm_cmd(
+    shards: Shards,
+    out: Annotated[Path, typer.Option("--out", "-o", help="folder of the adapted reader")],
+    domain: Domains = None,
+    split: Annotated[str, typer.Option(help="whose paragraphs: 'train', 'dev' or 'all'")] = "train",
+    base: Annotated[str, typer.Option(help="the reader to adapt: 'squad' (the reference reader), a HF name or a folder")] = DEFAULT_READER,
+    steps: Annotated[int, typer.Option()] = _LM.steps,
+    batch_size: Annotated[int, typer.Option()] = _LM.batch_size,
+    learning_rate: Annotated[float, typer.Option("--lr")] = _LM.learning_rate,
+    mlm_probability: Annotated[float, typer.Option(help="share of words masked")] = _LM.mlm_probability,
+    max_length: MaxLength = _LM.max_length,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = _LM.device,
+    threads: Annotated[int | None, typer.Option(help="torch threads (CPU)")] = _LM.threads,
+    seed: Annotated[int, typer.Option()] = _LM.seed,
+) -> None:
+    """Self-supervised domain adaptation: continue the reader's encoder as a whole-word masked LM on the
+    domain's paragraphs (questions ignored); fine-tune the result as usual (`train --base OUT`)."""
+    from zeroxqa.adapt_lm import adapt_lm
+    from zeroxqa.dataset import load_rows
+    from zeroxqa.model import load_reader, save_reader
+
+    cfg = AdaptLMConfig(steps=steps, batch_size=batch_size, learning_rate=learning_rate, mlm_probability=mlm_probability,
+                        max_length=max_length, device=device, threads=threads, seed=seed)
+    with clear_input_errors():
+        rows = load_rows(shards, None if split == "all" else split, domain)
+    if not rows:
+        err_console.print(f"[red]error:[/red] no rows in split '{split}' of {[str(s) for s in shards]}"
+                          + (f" for domains {domain}" if domain else ""))
+        raise typer.Exit(2)
+    reader = load_reader(base)
+    result = adapt_lm(reader, [r["context"] for r in rows], cfg, progress=True)
+    save_reader(reader, out)
+    summary = result.summary()
+    console.print(f"{result.windows} paragraph windows, {result.steps} steps in {result.seconds:.0f} s; masked-LM loss "
+                  f"{summary['loss_start']:.3f} -> {summary['loss_end']:.3f}; adapted reader: {out}")
 
 
 @app.command()
