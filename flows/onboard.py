@@ -4,6 +4,8 @@ quantize -> benchmark -> register. Triggered by a `zeroxqa.domain.arrived` event
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from prefect import flow
 
 from tasks import stages
@@ -26,7 +28,7 @@ def onboard_domain(
     synth_reader: str | None = None,
     adapt_lm: AdaptLMConfig | None = None,
 ) -> dict:
-    labeled, paragraphs, out = given(labeled), given(paragraphs), given(out) or "runs/main"
+    labeled, paragraphs, out = given(labeled), given(paragraphs), str(Path(given(out) or "runs/main").resolve())
     sources = [f"{domain}={p}" for p in (labeled, paragraphs) if p]
     if not sources:
         raise ValueError(f"domain {domain!r}: the event named no 'labeled' or 'paragraphs' file")
@@ -44,7 +46,8 @@ def onboard_domain(
     if adapt_lm is not None:
         init = stages.adapt_lm(init, shards, domain, out, adapt_lm)
     model = stages.fine_tune(init, shards, domain, out, finetune, reader)
-    quantized = stages.quantize(model, out)
+    quantized = stages.quantize(model, out, domain)
     summary = stages.benchmark(model, quantized, shards, domain, out, bench)
-    promotion = stages.register(registry, summary)
+    promotion = stages.register(registry, domain, summary)
+    stages.report_domain(summary, promotion)
     return {"model": model, "benchmark": summary, "promotion": promotion}

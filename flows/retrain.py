@@ -18,7 +18,10 @@ from zeroxqa.pipeline import domains_of, synthetic_split_problem
 @flow(name="retrain", task_runner=ThreadPoolTaskRunner(max_workers=os.cpu_count() or 2))
 def retrain(params: RetrainParams = RetrainParams()) -> dict:
     log = get_run_logger()
-    root = params.out
+    # absolute paths: the artifacts, registry entries and report links must not depend on where the
+    # serving process was started
+    root = str(Path(params.out).resolve())
+    registry = str(Path(params.registry_path).resolve())
     in_shards = stages.shard(params.in_domain_sources, root, params.shard, "in")
     out_shards = stages.shard(params.out_domain_sources, root, params.shard, "out")
 
@@ -26,7 +29,7 @@ def retrain(params: RetrainParams = RetrainParams()) -> dict:
     unlabelled = [d for d in domains_of(out_shards, "paragraphs") if d not in labelled]
 
     meta = stages.meta_train(in_shards, root, params.base, params.val_domains, params.meta, params.reader)
-    stages.record_meta_model(params.registry_path, meta)
+    stages.record_meta_model(registry, meta)
     # one fine-tune per out-domain, concurrent within the machine's cores
     threads = max(1, (os.cpu_count() or 1) // max(1, len(labelled) + len(unlabelled)))
     ft_cfg = params.finetune.model_copy(update={"threads": threads})
@@ -61,12 +64,12 @@ def retrain(params: RetrainParams = RetrainParams()) -> dict:
     domains = labelled + list(synthetic)
     all_models = list(models.result()) + [m.result() for m in syn_models]
     shards = [out_shards] * len(labelled) + list(synthetic.values())
-    quantized = stages.quantize.map(all_models, unmapped(root))
+    quantized = stages.quantize.map(all_models, unmapped(root), domains)
     benchmarks = stages.benchmark.map(all_models, quantized, shards, domains, unmapped(root), unmapped(params.bench))
     quantized.result()  # resolve stage by stage, so a failure surfaces as the stage's own error
     benches = benchmarks.result()
-    promotions = [stages.register(params.registry_path, b) for b in benches]
+    promotions = [stages.register(registry, b["domain"], b) for b in benches]
     report = stages.report(benches, promotions, skipped, root)
     return {"shards": [in_shards, out_shards], "synthetic": synthetic, "meta_model": meta,
-            "models": dict(zip(domains, all_models)), "registry": str(Path(params.registry_path)), "report": report,
+            "models": dict(zip(domains, all_models)), "registry": registry, "report": report,
             "promotions": promotions}

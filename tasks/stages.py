@@ -42,12 +42,12 @@ def keyed(key_fn: Callable[..., str], stage: str) -> Callable:
     return cache_key
 
 
-@task(name="shard", cache_key_fn=keyed(pipeline.shard_key, "shard"), **COMMON)
+@task(name="shard", cache_key_fn=keyed(pipeline.shard_key, "shard"), task_run_name="shard-{name}", **COMMON)
 def shard(sources: list[str], root: str, cfg: ShardConfig, name: str) -> str:
     return pipeline.shard_stage(sources, root, cfg, name)
 
 
-@task(name="meta-train", cache_key_fn=keyed(pipeline.meta_key, "meta"), **COMMON)
+@task(name="meta-train", cache_key_fn=keyed(pipeline.meta_key, "meta"), task_run_name="meta-train", **COMMON)
 def meta_train(in_shards: str, root: str, base: str, val_domains: list[str], cfg: MetaConfig, reader_cfg: ReaderConfig) -> str:
     return pipeline.meta_stage(in_shards, root, base, val_domains, cfg, reader_cfg)
 
@@ -67,8 +67,9 @@ def fine_tune(init: str, shards: str, domain: str, root: str, cfg: TrainConfig, 
     return pipeline.finetune_stage(init, shards, domain, root, cfg, reader_cfg)
 
 
-@task(name="quantize", cache_key_fn=keyed(pipeline.quantize_key, "quantize"), **COMMON)
-def quantize(model_dir: str, root: str) -> str:
+@task(name="quantize", cache_key_fn=keyed(pipeline.quantize_key, "quantize"), task_run_name="quantize-{domain}", **COMMON)
+def quantize(model_dir: str, root: str, domain: str) -> str:
+    """`domain` names the task run only; the output depends on the model alone."""
     return pipeline.quantize_stage(model_dir, root)
 
 
@@ -77,16 +78,16 @@ def benchmark(model_dir: str, quantized: str, shards: str, domain: str, root: st
     return pipeline.benchmark_stage(model_dir, quantized, shards, domain, root, cfg)
 
 
-@task(name="register")
-def register(registry: str, summary: dict) -> dict:
+@task(name="register", task_run_name="register-{domain}")
+def register(registry: str, domain: str, summary: dict) -> dict:
     """Promotion gate: the domain's model is replaced only if the new one measures at least as well."""
     from zeroxqa.registry import promote
 
     candidate = {k: summary[k] for k in ("f1", "exact", "p50_ms", "model", "accepted", "report")}
-    return asdict(promote(registry, summary["domain"], candidate))
+    return asdict(promote(registry, domain, candidate))
 
 
-@task(name="record-meta-model")
+@task(name="record-meta-model", task_run_name="record-meta-model")
 def record_meta_model(registry: str, model: str) -> str:
     from zeroxqa.registry import record_meta_model as record
 
@@ -94,7 +95,7 @@ def record_meta_model(registry: str, model: str) -> str:
     return model
 
 
-@task(name="report")
+@task(name="report", task_run_name="report")
 def report(benchmarks: list[dict], promotions: list[dict], skipped: dict[str, str], out: str) -> str:
     """The retraining report, written to disk and published as Prefect artifacts (markdown and table)."""
     from zeroxqa.atomic import write_text
@@ -102,8 +103,35 @@ def report(benchmarks: list[dict], promotions: list[dict], skipped: dict[str, st
     text = pipeline.report_markdown(benchmarks, promotions, skipped)
     path = write_text(text, Path(out) / "report.md")
     create_markdown_artifact(markdown=text, key="zeroxqa-retrain-report", description="ZeroxQA retraining report")
-    rows = [{"domain": b["domain"], **{k: r[k] for k in ("variant", "f1", "exact", "p50_ms", "p95_ms", "throughput_qps", "size_mb")}}
-            for b in benchmarks for r in b["table"]]
+    rows = [benchmark_row(b["domain"], r) for b in benchmarks for r in b["table"]]
     if rows:
         create_table_artifact(table=rows, key="zeroxqa-benchmark", description="Benchmark of every variant per domain")
     return str(path)
+
+
+def benchmark_row(domain: str, row: dict) -> dict:
+    """One variant's figures as a person reads them: rounded (2 decimals, sizes to 0.1 MB)."""
+    keys = ("variant", "f1", "exact", "p50_ms", "p95_ms", "throughput_qps", "size_mb")
+    return {"domain": domain, **{k: round(row[k], 1 if k == "size_mb" else 2) if isinstance(row[k], float) else row[k]
+                                 for k in keys}}
+
+
+@task(name="report-domain", task_run_name="report-{summary[domain]}")
+def report_domain(summary: dict, promotion: dict) -> str:
+    """The onboarding result in Prefect: a Markdown artifact (F1, accepted variant, promotion decision)
+    and a table artifact of every variant."""
+    import re
+
+    domain = summary["domain"]
+    text = "\n".join([
+        f"# ZeroxQA onboarding: {domain}", "",
+        f"- scored on: {summary.get('eval_data', 'dev')}",
+        f"- accepted variant: **{summary['accepted']}** (F1 {summary['f1']:.2f}, EM {summary['exact']:.2f}, "
+        f"p50 {summary['p50_ms']:.1f} ms)",
+        f"- registry: {'promoted' if promotion.get('promoted') else 'kept the current model'}: {promotion.get('reason', '')}",
+        f"- benchmark report: `{summary['report']}`", ""])
+    key = re.sub(r"[^a-z0-9-]+", "-", f"zeroxqa-onboard-{domain}".lower()).strip("-")[:100]
+    create_markdown_artifact(markdown=text, key=key, description=f"Onboarding of {domain}")
+    create_table_artifact(table=[benchmark_row(domain, r) for r in summary["table"]], key=f"{key}-benchmark"[:100],
+                          description=f"Benchmark of every variant for {domain}")
+    return text

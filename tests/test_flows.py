@@ -89,6 +89,15 @@ def test_retrain_end_to_end_then_cached_then_onboarding(harness, calls, tiny_rea
     synthetic = first["synthetic"]["yahoo.com"]
     assert json.loads((Path(synthetic) / "synth.json").read_text())["reader"] == first["models"]["ted.com"]
 
+    # the graph reads like the DAG: every task run says what it works on
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        names = {t.name for t in client.read_task_runs()}
+    assert {"shard-in", "shard-out", "meta-train", "adapt-lm-ted.com", "fine-tune-ted.com", "synthesize-yahoo.com",
+            "quantize-ted.com", "quantize-yahoo.com", "benchmark-ted.com", "register-ted.com", "register-yahoo.com",
+            "report"} <= names, names
+
     second = retrain(params)
     assert calls == once
     assert second["models"] == first["models"]
@@ -104,11 +113,26 @@ def test_retrain_end_to_end_then_cached_then_onboarding(harness, calls, tiny_rea
     registry = json.loads((tmp_path / "runs" / "registry.json").read_text())
     assert set(registry["domains"]) == {"ted.com", "yahoo.com", "walmart.com"}
     assert result["model"].startswith(str(tmp_path / "runs" / "finetune"))
+    with get_client(sync_client=True) as client:  # the onboarding reports its result in Prefect too
+        artifacts = {a.key: a for a in client.read_artifacts()}
+    assert "walmart.com" in artifacts["zeroxqa-onboard-walmart-com"].data
+    assert artifacts["zeroxqa-onboard-walmart-com-benchmark"].type == "table"
 
     # a domain that arrives as paragraphs only is trained on synthetic QA, filtered by the best registered reader
     result = onboard_domain(domain="acme", labeled=None, paragraphs=str(POLICY_UNLABELED), out=str(tmp_path / "runs"),
                             finetune=params.finetune, reader=params.reader, bench=params.bench, synth=params.synth)
     assert result["benchmark"]["eval_data"] == "synthetic dev" and result["promotion"]["promoted"]
+
+
+def test_a_partial_override_keeps_the_jobs_other_settings():
+    from flows.retrain import retrain
+
+    default = RetrainParams()
+    params = retrain.validate_parameters({"params": {"meta": {"meta_epochs": 3}, "reader": {"max_length": 256}}})["params"]
+    assert params.meta.meta_epochs == 3
+    assert params.meta.model_dump(exclude={"meta_epochs"}) == default.meta.model_dump(exclude={"meta_epochs"})
+    assert params.meta.workers == 2 and params.meta.meta_steps_per_epoch == 6  # not MetaConfig's 0 and 10
+    assert params.reader.max_length == 256 and params.reader.doc_stride == default.reader.doc_stride
 
 
 def test_failed_stage_retried_does_not_recompute_earlier_stages(harness, calls, tiny_reader, tmp_path, monkeypatch):
@@ -177,3 +201,21 @@ def test_watch_announces_each_new_file_once(tmp_path):
     watch(inbox, "runs/x", emit=sent.append, once=True, log=lambda m: None)
     assert [(p["domain"], bool(p["labeled"]), bool(p["paragraphs"])) for p in sent] == [("privacy", False, True), ("site", True, False)]
     assert watch(inbox, "runs/x", emit=sent.append, once=True, log=lambda m: None) == []
+    assert all(Path(p["out"]).is_absolute() for p in sent)  # the flow's artifacts do not depend on the worker's folder
+
+
+def test_emit_domain_refuses_a_file_that_does_not_exist(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from zeroxqa import watch
+    from zeroxqa.cli import app
+
+    emitted: list[dict] = []
+    monkeypatch.setattr(watch, "emit_domain_arrived", emitted.append)
+    result = CliRunner().invoke(app, ["emit-domain", "--domain", "acme", "--labeled", str(tmp_path / "missing.json")])
+    assert result.exit_code == 2 and "missing.json" in result.output and "no such file" in result.output
+    assert CliRunner().invoke(app, ["emit-domain", "--domain", "acme"]).exit_code == 2
+    assert emitted == []
+    (tmp_path / "site.json").write_text(POLICY_SITES.read_text())
+    result = CliRunner().invoke(app, ["emit-domain", "--domain", "acme", "--labeled", str(tmp_path / "site.json")])
+    assert result.exit_code == 0 and emitted[0]["labeled"] == str(tmp_path / "site.json") and Path(emitted[0]["out"]).is_absolute()

@@ -188,6 +188,22 @@ class RetrainParams(BaseModel):
     bench: BenchConfig = Field(default_factory=lambda: BenchConfig(latency_questions=20, max_questions=40))
     registry: str | None = Field(None, description="registry JSON; default OUT/registry.json")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _keep_sibling_defaults(cls, data: object) -> object:
+        """A nested override changes only the fields it names: `{"meta": {"meta_epochs": 3}}` keeps this
+        job's other meta settings (workers 2, 6 steps), not the class defaults of `MetaConfig`."""
+        if not isinstance(data, dict):
+            return data
+        merged = dict(data)
+        for name, field in cls.model_fields.items():
+            given = data.get(name)
+            if isinstance(given, dict) and field.default_factory is not None:
+                default = field.default_factory()
+                if isinstance(default, BaseModel):
+                    merged[name] = {**default.model_dump(), **given}
+        return merged
+
     @property
     def registry_path(self) -> str:
         return self.registry or f"{self.out}/registry.json"

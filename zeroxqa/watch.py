@@ -27,7 +27,7 @@ def given(value: str | None) -> str | None:
 
 def arrival_payload(path: Path, out: str) -> dict:
     kind = kind_of(detect_format(path))
-    payload = {"domain": path.name.split(".")[0], "labeled": None, "paragraphs": None, "out": out}
+    payload = {"domain": path.name.split(".")[0], "labeled": None, "paragraphs": None, "out": str(Path(out).resolve())}
     payload["labeled" if kind == "qa" else "paragraphs"] = str(path.resolve())
     return payload
 

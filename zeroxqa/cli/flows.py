@@ -62,10 +62,18 @@ def emit_domain(
     out: Annotated[str, typer.Option(help="artifact root the onboarding flow writes to")] = _RETRAIN.out,
 ) -> None:
     """Emit one `zeroxqa.domain.arrived` event by hand."""
+    from zeroxqa.cli.common import err_console
     from zeroxqa.watch import emit_domain_arrived
 
+    if labeled is None and paragraphs is None:
+        err_console.print("[red]error:[/red] give --labeled or --paragraphs (or both)")
+        raise typer.Exit(2)
+    for option, path in (("--labeled", labeled), ("--paragraphs", paragraphs)):
+        if path is not None and not path.is_file():
+            err_console.print(f"[red]error:[/red] {option} {path}: no such file; nothing was emitted")
+            raise typer.Exit(2)
     payload = {"domain": domain, "labeled": str(labeled.resolve()) if labeled else None,
-               "paragraphs": str(paragraphs.resolve()) if paragraphs else None, "out": out}
+               "paragraphs": str(paragraphs.resolve()) if paragraphs else None, "out": str(Path(out).resolve())}
     emit_domain_arrived(payload)
     console.print(f"emitted zeroxqa.domain.arrived for {domain}")
 
