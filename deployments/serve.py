@@ -2,16 +2,19 @@
 
 - `retrain/nightly`: the retraining DAG every night at 02:00 (cron, server time zone UTC);
 - `onboard-domain/on-domain-arrived`: runs when a `zeroxqa.domain.arrived` event arrives, with the
-  event's payload as parameters (emitted by `zeroxqa watch INBOX` or `zeroxqa emit-domain`).
+  event's payload as parameters (emitted by `zeroxqa watch INBOX` or `zeroxqa emit-domain`);
+
+and the automation that marks a run Crashed when its process died (see `deployments.zombies`).
 
     python -m deployments.serve
 """
 
 from __future__ import annotations
 
-from prefect import serve
+import os
 
 from deployments.triggers import domain_arrived_trigger
+from deployments.zombies import HEARTBEAT_SECONDS, ensure_zombie_automation
 from flows.onboard import onboard_domain
 from flows.retrain import retrain
 
@@ -27,5 +30,14 @@ def deployments() -> list:
     ]
 
 
-if __name__ == "__main__":
+def main() -> None:
+    # the served runs inherit this: they beat every 30 s, so a dead one is marked Crashed within ~90 s
+    os.environ.setdefault("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", str(HEARTBEAT_SECONDS))
+    from prefect import serve
+
+    ensure_zombie_automation()
     serve(*deployments())
+
+
+if __name__ == "__main__":
+    main()
