@@ -179,6 +179,45 @@ def test_ray_and_in_process_agree(tiny_dir, tmp_path):
         np.testing.assert_allclose(a[k], b[k], atol=1e-6)
 
 
+def test_meta_training_on_a_ray_cluster_started_with_ray_start(tiny_dir, tmp_path):
+    """What a team with several machines does (`ray start --head`, then `--ray-address`), on a one-node cluster."""
+    import os
+    import shutil
+    import socket
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    ray = pytest.importorskip("ray")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ray_cli = str(Path(sys.executable).with_name("ray"))
+    temp = tempfile.mkdtemp(prefix="ray")  # short: Ray's socket paths under it must fit in 107 bytes
+    started = subprocess.run([ray_cli, "start", "--head", "--port", str(port), "--num-cpus", "2",
+                              "--include-dashboard", "false", "--disable-usage-stats", "--temp-dir", temp],
+                             capture_output=True, text=True, timeout=180)
+    assert started.returncode == 0, started.stdout + started.stderr
+    address = f"{ray.util.get_node_ip_address()}:{port}"  # the head's address, as `ray start` prints it
+    # as a user runs it: another process, RAY_AUTH_MODE=token (the head's token is in ~/.ray/auth_token)
+    script = ("import sys; sys.path[:0] = [sys.argv[1]]; import ray\n"
+              "from test_meta import DOMAINS, small_meta; from helpers import SMALL; from zeroxqa.meta.train import meta_train\n"
+              "meta_train(sys.argv[2], DOMAINS, {}, sys.argv[3], small_meta(meta_epochs=1, workers=2, ray_address=sys.argv[4]), SMALL)\n"
+              "assert ray.get_runtime_context().gcs_address == sys.argv[4], 'not on that cluster'\n")
+    try:
+        run = subprocess.run([sys.executable, "-c", script, str(Path(__file__).parent), str(tiny_dir), str(tmp_path / "cluster"),
+                              address], env={**os.environ, "RAY_AUTH_MODE": "token"}, capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stderr[-3000:]
+    finally:
+        subprocess.run([ray_cli, "stop", "--force"], capture_output=True, timeout=120)
+        shutil.rmtree(temp, ignore_errors=True)
+    local = meta_train(str(tiny_dir), DOMAINS, {}, tmp_path / "local", small_meta(meta_epochs=1), SMALL)
+    a, b = weights(local.last_dir), weights(tmp_path / "cluster" / "last")
+    for k in a:
+        np.testing.assert_allclose(a[k], b[k], atol=1e-6)
+
+
 def test_cli_meta_train_baseline_and_adapt_eval(tiny_dir, tmp_path):
     import pyarrow.parquet as pq
     from typer.testing import CliRunner

@@ -133,3 +133,39 @@ def _try_run(run_deployment, marker):
         return run_deployment("sleepy/sleepy", parameters={"marker": str(marker)}, timeout=0)
     except Exception:  # not registered yet by the serving process
         return None
+
+
+def test_a_process_worker_on_a_work_pool_runs_the_deployments(api, tmp_path):
+    """A team beyond one `serve` process: the deployments on a work pool, runs executed by `prefect worker`."""
+    from prefect import flow
+    from prefect.client.orchestration import get_client
+    from prefect.deployments import run_deployment
+
+    from deployments.deploy import deploy
+
+    env = api["env"]
+    created = subprocess.run([PREFECT, "work-pool", "create", "zeroxqa-test", "--type", "process"], env=env,
+                             capture_output=True, text=True, timeout=60)
+    assert created.returncode == 0, created.stdout + created.stderr
+    ids = deploy("zeroxqa-test")
+    with get_client(sync_client=True) as client:
+        registered = {n: client.read_deployment(i) for n, i in ids.items()}
+    assert all(d.work_pool_name == "zeroxqa-test" for d in registered.values())
+    assert registered["retrain/nightly"].schedules and registered["onboard-domain/on-domain-arrived"].entrypoint
+
+    # a worker picks up a run of a deployment on the pool and runs it from its source folder
+    flow.from_source(str(FIXTURES), "sleepy_flow.py:sleepy").deploy(name="pool", work_pool_name="zeroxqa-test",
+                                                                       print_next_steps=False)
+    marker = tmp_path / "go"
+    marker.write_text("")
+    worker = subprocess.Popen([PREFECT, "worker", "start", "--pool", "zeroxqa-test", "--run-once"], env=env,
+                              cwd=tmp_path, stdout=open(tmp_path / "worker.log", "w"), stderr=subprocess.STDOUT,
+                              start_new_session=True)
+    try:
+        run = run_deployment("sleepy/pool", parameters={"marker": str(marker)}, timeout=0)
+        with get_client(sync_client=True) as client:
+            wait_for(lambda: client.read_flow_run(run.id).state.is_completed(), 180, every=2,
+                     what=f"the worker to run the flow ({tmp_path / 'worker.log'})")
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)

@@ -55,7 +55,13 @@ class WorkerPool:
 
         if not ray.is_initialized():
             if ray_address:
-                ray.init(address=ray_address, include_dashboard=False, log_to_driver=False)
+                try:
+                    ray.init(address=ray_address, include_dashboard=False, log_to_driver=False)
+                except ConnectionError as e:
+                    raise ConnectionError(
+                        f"{e}. A cluster started with `ray start` (Ray >= 2.59) accepts clients with its token only: "
+                        "set RAY_AUTH_MODE=token here (the token is read from ~/.ray/auth_token, or RAY_AUTH_TOKEN; "
+                        "`ray get-auth-token` prints it on the head)") from None
             else:
                 ray.init(num_cpus=max(cpus, workers), include_dashboard=False, log_to_driver=False)
         per_actor = threads or max(1, cpus // workers)
