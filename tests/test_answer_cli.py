@@ -57,3 +57,42 @@ def test_a_broken_model_is_exit_2_naming_the_path(saved, tmp_path, damage, messa
     result = runner.invoke(app, ["answer", "--model", str(model), "--context", CONTEXT, "--question", "Where?"])
     assert result.exit_code == 2, result.output
     assert message in result.output and str(model.name) in result.output
+
+
+@pytest.mark.parametrize("command", [
+    ["export", "--model", "{model}", "--out", "{tmp}/x"],
+    ["bench", "{shards}", "--model", "{model}", "--out", "{tmp}/b"],
+    ["train", "{shards}", "--base", "{model}", "--out", "{tmp}/t"],
+    ["meta-train", "{shards}", "--base", "{model}", "--out", "{tmp}/m"],
+    ["adapt-lm", "{shards}", "--base", "{model}", "--out", "{tmp}/a"],
+    ["adapt-eval", "{shards}", "--init", "x={model}", "--out", "{tmp}/e.parquet"],
+    ["synth", "{shards}", "--reader", "{model}", "--out", "{tmp}/s"],
+], ids=lambda c: c[0])
+def test_every_command_that_takes_a_model_says_what_is_wrong_with_it(sample_shards, tmp_path, command):
+    """A damaged model given to any command: exit 2 naming the file, before any work starts."""
+    model = tmp_path / "reader"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    (model / "model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{truncated")
+    args = [a.format(model=model, tmp=tmp_path, shards=sample_shards) for a in command]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "unreadable safetensors" in result.output and "model.safetensors" in result.output
+
+
+def test_training_on_a_raw_file_instead_of_shards_is_exit_2(tmp_path):
+    raw = tmp_path / "questions.json"
+    raw.write_text('{"data": []}')
+    result = runner.invoke(app, ["train", str(raw), "--out", str(tmp_path / "t")])
+    assert result.exit_code == 2 and "not a Parquet shard" in result.output and "questions.json" in result.output
+
+
+@pytest.fixture(scope="module")
+def sample_shards(tmp_path_factory):
+    from zeroxqa.readers import SourceSpec
+    from zeroxqa.sample import SQUAD_THEMES
+    from zeroxqa.shard import shard
+
+    out = tmp_path_factory.mktemp("shards")
+    shard([SourceSpec(SQUAD_THEMES)], out)
+    return out

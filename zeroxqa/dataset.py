@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from zeroxqa.errors import InputError
@@ -31,7 +32,10 @@ def load_rows(paths: list[str | Path], split: str | None = None, domains: list[s
     """Canonical rows of the given shards, optionally of one split ('train' / 'dev') and some domains."""
     rows: list[dict] = []
     for f in shard_files(paths):
-        table = pq.read_table(f)
+        try:
+            table = pq.read_table(f)
+        except (pa.ArrowInvalid, OSError) as e:
+            raise InputError(f, f"not a Parquet shard from `zeroxqa shard` (shard raw files first): {e}") from None
         missing = set(QA_SCHEMA.names) - set(table.column_names)
         if missing:
             raise InputError(f, f"not a QA shard: missing columns {sorted(missing)}")

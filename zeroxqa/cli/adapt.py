@@ -10,6 +10,7 @@ import typer
 from zeroxqa.cli.common import (_READER, DocStride, Domains, MaxLength, Shards, app, clear_input_errors, console,
                                 err_console, print_table)
 from zeroxqa.config import AdaptConfig, AdaptLMConfig, MetaConfig, ReaderConfig, SynthConfig
+from zeroxqa.model import check_model_dir
 from zeroxqa.reference import DEFAULT_READER
 
 _SYNTH = SynthConfig()
@@ -51,6 +52,7 @@ def meta_train_cmd(
                      ray_address=ray_address, seed=seed)
     reader_cfg = ReaderConfig(max_length=max_length, doc_stride=doc_stride)
     with clear_input_errors():
+        check_model_dir(base)
         splits = domain_splits(shards, domain)
     val_names = set(val_domain or [])
     unknown = val_names - set(splits)
@@ -91,6 +93,8 @@ def adapt_eval_cmd(
 
     inits = dict(i.split("=", 1) if "=" in i else (i, i) for i in init)
     with clear_input_errors():
+        for path in inits.values():
+            check_model_dir(path)
         targets = domain_splits(shards, domain)
     cfg = AdaptConfig(shots=[int(k) for k in shots.split(",")], max_dev=max_dev)
     done = pq.read_table(out).to_pylist() if resume and out.exists() else []
@@ -134,6 +138,7 @@ def adapt_lm_cmd(
     cfg = AdaptLMConfig(steps=steps, batch_size=batch_size, learning_rate=learning_rate, mlm_probability=mlm_probability,
                         max_length=max_length, device=device, threads=threads, seed=seed)
     with clear_input_errors():
+        check_model_dir(base)
         rows = load_rows(shards, None if split == "all" else split, domain)
     if not rows:
         err_console.print(f"[red]error:[/red] no rows in split '{split}' of {[str(s) for s in shards]}"
@@ -175,6 +180,8 @@ def synth(
     if reader is None:
         err_console.print("[yellow]no --reader: questions are not round-trip filtered and negatives are checked lexically only[/yellow]")
     with clear_input_errors():
+        if reader is not None:
+            check_model_dir(reader)
         result = synth_domain(paragraphs, domain, reader, out, cfg)
     print_table("synthetic QA", [{"count": k, "value": v} for k, v in sorted(result.counts.items())])
     console.print(f"written: {out}")

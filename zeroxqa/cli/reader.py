@@ -43,7 +43,7 @@ def train(
     """Fine-tune a reader on the train split of the shards; dev split picks the best epoch and the threshold.
     With checkpoints (every 500 steps by default), `--resume` continues an interrupted run exactly."""
     from zeroxqa.dataset import load_rows, rows_sha256
-    from zeroxqa.model import load_reader
+    from zeroxqa.model import check_model_dir, load_reader
     from zeroxqa.train import train_reader
 
     reader_cfg = ReaderConfig(max_length=max_length, doc_stride=doc_stride)
@@ -52,6 +52,7 @@ def train(
                             negative_ratio=negative_ratio, repeat_unanswerable=repeat_unanswerable, warmup_ratio=warmup_ratio, threads=threads,
                             checkpoint_every=checkpoint_every)
     with clear_input_errors():
+        check_model_dir(base)
         train_rows = load_rows(shards, "train", domain)
         dev_rows = load_rows(shards, "dev", domain)
     if not train_rows:

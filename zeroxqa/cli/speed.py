@@ -7,13 +7,13 @@ from typing import Annotated
 
 import typer
 
-from zeroxqa.cli.common import Domains, Shards, app, clear_input_errors, console, print_table
+from zeroxqa.cli.common import Domains, Shards, app, clear_input_errors, console, err_console, print_table
 from zeroxqa.config import BenchConfig
 
 
 @app.command()
 def export(
-    model: Annotated[Path, typer.Option("--model", "-m", help="a saved reader")],
+    model: Annotated[str, typer.Option("--model", "-m", help="a saved reader, or 'squad'")],
     out: Annotated[Path, typer.Option("--out", "-o", help="folder of the ONNX variant")],
     optimize: Annotated[str | None, typer.Option(help="ORT graph optimization level: O1, O2 or O3")] = None,
     quantize: Annotated[bool, typer.Option(help="dynamic int8 with this CPU's preset")] = True,
@@ -21,7 +21,10 @@ def export(
     """Export a reader to ONNX, optionally graph-optimize it, and quantize it to int8."""
     from zeroxqa.export.cpu import quantization_preset
     from zeroxqa.export.onnx import export_onnx, optimize_onnx, quantize_int8
+    from zeroxqa.model import check_model_dir
 
+    with clear_input_errors():
+        model = check_model_dir(model)
     path = export_onnx(model, out.with_name(out.name + "-fp32") if optimize or quantize else out)
     if optimize:
         path = optimize_onnx(path, out.with_name(out.name + f"-{optimize.lower()}") if quantize else out, optimize)
@@ -37,7 +40,7 @@ _BENCH = BenchConfig()
 @app.command()
 def bench(
     shards: Shards,
-    model: Annotated[Path, typer.Option("--model", "-m", help="a saved reader (torch fp32)")],
+    model: Annotated[str, typer.Option("--model", "-m", help="a saved reader (torch fp32), or 'squad'")],
     out: Annotated[Path, typer.Option("--out", "-o", help="folder of variants, bench.parquet, report.md, plots")],
     split: Annotated[str, typer.Option(help="'dev', 'train' or 'all'")] = "dev",
     domain: Domains = None,
@@ -52,9 +55,14 @@ def bench(
     p50/p95/p99 at batch 1, throughput, size, peak memory; gate the int8 model; write Parquet, Markdown, PNG."""
     from zeroxqa.bench.run import run_bench
     from zeroxqa.dataset import load_rows
+    from zeroxqa.model import check_model_dir
 
     with clear_input_errors():
+        model = check_model_dir(model)
         rows = load_rows(shards, None if split == "all" else split, domain)
+    if not rows:
+        err_console.print(f"[red]error:[/red] no rows in split {split!r} of {[str(s) for s in shards]} to benchmark on")
+        raise typer.Exit(2)
     cfg = BenchConfig(max_questions=max_questions, latency_questions=latency_questions, batch_size=batch_size,
                       threads=threads, max_f1_drop=max_f1_drop, hf_pipeline=hf_pipeline)
     label = f"{split} split of {', '.join(str(s) for s in shards)}"
