@@ -1,4 +1,4 @@
-"""Reader commands: `train`, `eval`, `answer`."""
+"""Reader commands: `train`, `eval`, `calibrate`, `answer`."""
 
 from __future__ import annotations
 
@@ -117,6 +117,48 @@ def eval_cmd(
     if out:
         write_parquet(pa.Table.from_pylist(table), out)
         console.print(f"metrics: {out}")
+
+
+@app.command()
+def calibrate(
+    shards: Shards,
+    model: Annotated[Path, typer.Option("--model", "-m", help="a saved reader or ONNX variant folder; its card is rewritten")],
+    split: Annotated[str, typer.Option(help="'dev', 'train' or 'all'")] = "dev",
+    domain: Domains = None,
+    max_length: MaxLength = _READER.max_length,
+    doc_stride: DocStride = _READER.doc_stride,
+) -> None:
+    """Calibrate a reader's no-answer threshold again on labelled rows (on their domains that hold unanswerable
+    questions; rows with none can only raise it) and write it into the reader's card."""
+    import json
+
+    from zeroxqa.atomic import write_json
+    from zeroxqa.dataset import load_rows, rows_sha256
+    from zeroxqa.evaluate import ALL, evaluate
+    from zeroxqa.inference.engine import QAEngine
+    from zeroxqa.model import CARD_FILE, check_model_dir
+    from zeroxqa.reference import REFERENCE_DIR
+
+    with clear_input_errors():
+        folder = Path(check_model_dir(model))
+        rows = load_rows(shards, None if split == "all" else split, domain)
+    if folder.resolve() == Path(REFERENCE_DIR).resolve():
+        err_console.print("[red]error:[/red] the shipped reference reader is not rewritten: copy its folder and calibrate the copy")
+        raise typer.Exit(2)
+    if not rows:
+        err_console.print(f"[red]error:[/red] no rows in split {split!r} of {[str(s) for s in shards]}")
+        raise typer.Exit(2)
+    engine = QAEngine.load(str(folder), cfg=ReaderConfig(max_length=max_length, doc_stride=doc_stride))
+    ev = evaluate(engine, rows, progress=True)
+    threshold = ev.abstention_threshold()
+    f1 = {t: next(m for m in ev.per_domain(t) if m["domain"] == ALL)["f1"] for t in (ev.threshold, threshold)}
+    card = json.loads((folder / CARD_FILE).read_text()) if (folder / CARD_FILE).exists() else {}
+    card.update({"null_threshold": threshold, "threshold_calibrated": True,
+                 "threshold_calibration": {"rows": len(rows), "data_sha256": rows_sha256(rows), "split": split,
+                                           "previous": ev.threshold}})
+    write_json(card, folder / CARD_FILE)
+    console.print(f"threshold {ev.threshold:.3f} -> {threshold:.3f}; F1 on these {len(rows)} rows {f1[ev.threshold]:.2f} -> "
+                  f"{f1[threshold]:.2f}; written to {folder / CARD_FILE}")
 
 
 def read_text_arg(value: str | None, file: Path | None, name: str) -> str:

@@ -1,0 +1,46 @@
+"""`zeroxqa calibrate`: the no-answer threshold set again on labelled rows and written into the card."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from zeroxqa.cli import app
+from zeroxqa.model import CARD_FILE, save_reader
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory):
+    from zeroxqa.readers import SourceSpec
+    from zeroxqa.sample import SQUAD_THEMES
+    from zeroxqa.shard import shard
+
+    out = tmp_path_factory.mktemp("shards")
+    shard([SourceSpec(SQUAD_THEMES)], out)
+    return out
+
+
+def test_calibrate_writes_the_threshold_that_the_evaluation_finds(tiny_reader, shards, tmp_path):
+    from zeroxqa.config import ReaderConfig
+    from zeroxqa.dataset import load_rows
+    from zeroxqa.evaluate import evaluate
+    from zeroxqa.inference.engine import QAEngine
+
+    tiny_reader.card["null_threshold"] = 123.0  # far off: answers everything
+    folder = save_reader(tiny_reader, tmp_path / "reader")
+    result = runner.invoke(app, ["calibrate", str(shards), "--model", str(folder), "--split", "all"])
+    assert result.exit_code == 0, result.output
+    card = json.loads((folder / CARD_FILE).read_text())
+    rows = load_rows([shards])
+    expected = evaluate(QAEngine.from_reader(tiny_reader, ReaderConfig()), rows).abstention_threshold()
+    assert card["null_threshold"] == pytest.approx(expected) and card["null_threshold"] != 123.0
+    assert card["threshold_calibration"]["previous"] == 123.0 and card["threshold_calibration"]["rows"] == len(rows)
+
+
+def test_calibrate_leaves_the_shipped_reader_alone(shards):
+    result = runner.invoke(app, ["calibrate", str(shards), "--model", "squad"])
+    assert result.exit_code == 2 and "not rewritten" in result.output
