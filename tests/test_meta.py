@@ -244,10 +244,11 @@ def test_cli_meta_train_baseline_and_adapt_eval(tiny_dir, tmp_path):
                               str(tmp_path / "adapt.parquet"), *common])
     assert res.exit_code == 0, res.output
     table = pq.read_table(tmp_path / "adapt.parquet").to_pylist()
-    per_domain = [r for r in table if r["domain"] != "(mean)"]
-    assert len(per_domain) == 2 * 2 * 2  # inits x domains x K
+    measured = [r for r in table if r["seed"] is not None]
+    assert len(measured) == 2 * 2 * 2  # inits x domains x K, one seed
     assert {r["K"] for r in table} == {"4", "all"} and all(0 <= r["f1"] <= 100 for r in table)
-    assert len([r for r in table if r["domain"] == "(mean)"]) == 4
+    assert len([r for r in table if r["domain"] == "(mean)"]) == 4 and all(r["seeds"] == 1 for r in table if r["seed"] is None)
+    assert (tmp_path / "adapt.png").stat().st_size > 0
 
 
 def test_adapt_eval_resumes_an_interrupted_table_without_measuring_again(monkeypatch):
@@ -278,3 +279,27 @@ def test_adapt_eval_resumes_an_interrupted_table_without_measuring_again(monkeyp
     measured.clear()
     adapt.adapt_eval({"meta": "m/last"}, targets, cfg, SMALL, done=first)  # another checkpoint: nothing reused
     assert len(measured) == 4
+
+
+def test_adapt_eval_several_seeds_for_few_shots_mean_and_std(monkeypatch):
+    from zeroxqa.config import AdaptConfig
+    from zeroxqa.meta import adapt
+
+    seen = []
+
+    def fake_score(reader, train_rows, dev_rows, k, cfg, reader_cfg):
+        seen.append((k, cfg.seed))
+        f1 = {"a": 40.0, "b": 60.0}[train_rows[0]] + (cfg.seed - 13) * 10.0  # seed 13, 14, 15: +0, +10, +20
+        return {"f1": f1, "exact": f1 / 2, "HasAns_f1": f1, "span_f1": f1}
+
+    monkeypatch.setattr(adapt, "adapt_and_score", fake_score)
+    monkeypatch.setattr(adapt, "load_reader", lambda source: source)
+    targets = {"a": (["a"], []), "b": (["b"], [])}
+    rows = adapt.adapt_eval({"meta": "m"}, targets, AdaptConfig(shots=[16, 256, 0], seeds=3, multi_seed_max_k=64), SMALL)
+    assert sorted(set(seen)) == [(0, 13), (16, 13), (16, 14), (16, 15), (256, 13)]  # several seeds for K <= 64 only
+    summary = {(r["domain"], r["K"]): r for r in rows if r["seed"] is None}
+    a16 = summary[("a", "16")]
+    assert a16["seeds"] == 3 and a16["f1"] == pytest.approx(50.0) and a16["f1_std"] == pytest.approx(10.0)
+    mean16 = summary[(adapt.MEAN, "16")]  # per seed the mean over a and b: 50, 60, 70
+    assert mean16["f1"] == pytest.approx(60.0) and mean16["f1_std"] == pytest.approx(10.0) and mean16["seeds"] == 3
+    assert summary[(adapt.MEAN, "all")]["seeds"] == 1 and summary[(adapt.MEAN, "all")]["f1_std"] == 0.0

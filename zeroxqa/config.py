@@ -135,6 +135,9 @@ class AdaptConfig(BaseModel):
     learning_rate: float = Field(5e-5, gt=0)
     max_dev: int | None = Field(None, ge=1, description="score at most this many dev questions per domain")
     seed: int = 13
+    seeds: int = Field(1, ge=1, description="seeds (seed, seed+1, ...) per cell with K <= multi_seed_max_k: few-shot "
+                                            "fine-tuning varies a lot with the shots drawn")
+    multi_seed_max_k: int = Field(64, ge=0, description="larger K (and all) are measured with the first seed only")
 
     def steps(self, n_examples: int) -> int:
         return max(self.min_steps, self.epochs * -(-n_examples // self.batch_size))

@@ -79,38 +79,43 @@ def adapt_eval_cmd(
     shots: Annotated[str, typer.Option(help="comma-separated K values; 0 means all")] = "16,64,0",
     domain: Domains = None,
     max_dev: Annotated[int | None, typer.Option(help="score at most this many dev questions per domain")] = None,
+    seeds: Annotated[int, typer.Option(help="seeds per cell with K <= 64 (mean ± std over them)")] = 1,
     max_length: MaxLength = _READER.max_length,
     doc_stride: DocStride = _READER.doc_stride,
     resume: Annotated[bool, typer.Option(help="keep the rows already in --out (written after every cell) and measure the rest")] = True,
 ) -> None:
-    """Fine-tune each initialization on K examples of each target domain and score its dev split."""
+    """Fine-tune each initialization on K examples of each target domain and score its dev split; the table
+    (one row per seed, then mean ± std rows) goes to --out, F1 against K as a plot beside it (.png)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from zeroxqa.atomic import write_parquet
     from zeroxqa.dataset import domain_splits
-    from zeroxqa.meta.adapt import adapt_eval
+    from zeroxqa.meta.adapt import adapt_eval, plot_adapt_eval
 
     inits = dict(i.split("=", 1) if "=" in i else (i, i) for i in init)
     with clear_input_errors():
         for path in inits.values():
             check_model_dir(path)
         targets = domain_splits(shards, domain)
-    cfg = AdaptConfig(shots=[int(k) for k in shots.split(",")], max_dev=max_dev)
+    cfg = AdaptConfig(shots=[int(k) for k in shots.split(",")], max_dev=max_dev, seeds=seeds)
     done = pq.read_table(out).to_pylist() if resume and out.exists() else []
     if done:
         console.print(f"resuming: {len(done)} rows already in {out}")
 
     def save(rows: list[dict]) -> None:
-        write_parquet(pa.Table.from_pylist(rows), out)
+        keys = list(dict.fromkeys(k for r in rows for k in r))  # per-seed and summary rows have different fields
+        write_parquet(pa.Table.from_pylist([{k: r.get(k) for k in keys} for r in rows]), out)
 
     rows = adapt_eval(inits, targets, cfg, ReaderConfig(max_length=max_length, doc_stride=doc_stride),
                       progress=lambda m: console.print(f"[dim]{m}[/dim]"), done=done, on_row=save)
     save(rows)
-    print_table("K-shot adaptation: F1 on each domain's dev split",
-                [{"init": r["init"], "domain": r["domain"], "K": str(r["K"]), "f1": r["f1"], "HasAns_f1": r["HasAns_f1"]} for r in rows],
-                limit=200)
-    console.print(f"table: {out}")
+    summary = [r for r in rows if r.get("seed") is None]
+    plot_adapt_eval(summary, out.with_suffix(".png"))
+    print_table("K-shot adaptation: F1 on each domain's dev split (mean ± std over seeds)",
+                [{"init": r["init"], "domain": r["domain"], "K": r["K"], "seeds": r["seeds"], "f1": r["f1"], "±": r["f1_std"],
+                  "span_f1": r["span_f1"]} for r in summary], limit=200)
+    console.print(f"table: {out}; plot: {out.with_suffix('.png')}")
 
 
 @app.command("adapt-lm")

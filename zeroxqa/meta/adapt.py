@@ -43,14 +43,20 @@ def adapt_and_score(reader: Reader, train_rows: list[dict], dev_rows: list[dict]
             **{k_: metrics[k_] for k_ in ("n", "exact", "f1", "HasAns_f1", "NoAns_f1")}, "span_f1": forced["HasAns_f1"]}
 
 
-def cell(row: dict) -> tuple[str, str, str, str]:
-    """What a table row measures: initialization, domain, K (as text: "16", "all") and the setup (the
-    initialization's path and every setting), so a resumed run never reuses a row measured differently."""
-    return row["init"], row["domain"], str(row["K"]), row.get("setup") or ""
+def cell(row: dict) -> tuple[str, str, str, str, str]:
+    """What a table row measures: initialization, domain, K (as text: "16", "all"), seed and the setup (the
+    initialization's path and every other setting), so a resumed run never reuses a row measured differently."""
+    return row["init"], row["domain"], str(row["K"]), str(row.get("seed")), row.get("setup") or ""
 
 
 def setup_of(source: str, cfg: AdaptConfig, reader_cfg: ReaderConfig) -> str:
-    return f"{source} {cfg.model_dump_json(exclude={'shots'})} {reader_cfg.model_dump_json()}"
+    return f"{source} {cfg.model_dump_json(exclude={'shots', 'seed', 'seeds'})} {reader_cfg.model_dump_json()}"
+
+
+def seeds_for(k: int, cfg: AdaptConfig) -> list[int]:
+    """Several seeds where few-shot variance is large (0 < K <= multi_seed_max_k), else the first one."""
+    n = cfg.seeds if 0 < k <= cfg.multi_seed_max_k else 1
+    return [cfg.seed + i for i in range(n)]
 
 
 def adapt_eval(inits: dict[str, str], targets: dict[str, tuple[list[dict], list[dict]]], cfg: AdaptConfig,
@@ -61,21 +67,85 @@ def adapt_eval(inits: dict[str, str], targets: dict[str, tuple[list[dict], list[
     A run is long (each cell is a fine-tune), so `on_row` gets the rows so far after every cell, and the
     cells already in `done` (an interrupted run's rows) are kept rather than measured again."""
     setups = {setup_of(source, cfg, reader_cfg) for source in inits.values()}
-    rows = [r for r in done if r["domain"] != MEAN and r.get("setup") in setups]
+    rows = [r for r in done if r["domain"] != MEAN and r.get("seed") is not None and r.get("setup") in setups]
     measured = {cell(r) for r in rows}
     for name, source in inits.items():
         for domain, (train_rows, dev_rows) in targets.items():
             for k in cfg.shots:
-                row = {"init": name, "domain": domain, "K": str(k or "all"), "setup": setup_of(source, cfg, reader_cfg)}
-                if cell(row) in measured:
-                    continue
-                progress(f"{name} -> {domain}, K={row['K']}")
-                rows.append({**row, **adapt_and_score(load_reader(source), train_rows, dev_rows, k, cfg, reader_cfg)})
-                on_row(rows)
-    means = []
+                for seed in seeds_for(k, cfg):
+                    row = {"init": name, "domain": domain, "K": str(k or "all"), "seed": seed,
+                           "setup": setup_of(source, cfg, reader_cfg)}
+                    if cell(row) in measured:
+                        continue
+                    progress(f"{name} -> {domain}, K={row['K']}, seed {seed}")
+                    scored = adapt_and_score(load_reader(source), train_rows, dev_rows, k,
+                                             cfg.model_copy(update={"seed": seed}), reader_cfg)
+                    rows.append({**row, **scored})
+                    on_row(rows)
+    return rows + summarize(rows, list(inits), list(targets), cfg.shots)
+
+
+METRICS = ("f1", "exact", "HasAns_f1", "span_f1")
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    mean = sum(values) / len(values)
+    return mean, (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5 if len(values) > 1 else 0.0
+
+
+def summarize(rows: list[dict], inits: list[str], domains: list[str], shots: list[int]) -> list[dict]:
+    """Mean and standard deviation over seeds per (initialization, domain, K); then, per (initialization,
+    K), the mean over domains with the standard deviation over seeds of that mean (seeds are paired across
+    domains). Summary rows have no `seed` and carry `seeds`, the number of seeds behind them."""
+    out = []
     for name in inits:
-        for k in cfg.shots:
-            group = [r for r in rows if r["init"] == name and r["K"] == str(k or "all") and r["domain"] in targets]
-            means.append({"init": name, "domain": MEAN, "K": str(k or "all"),
-                          **{m: sum(r[m] for r in group) / len(group) for m in ("f1", "exact", "HasAns_f1")}})
-    return rows + means
+        for k in (str(k or "all") for k in shots):
+            mine = [r for r in rows if r["init"] == name and r["K"] == k and r.get("seed") is not None]
+            for domain in domains:
+                group = [r for r in mine if r["domain"] == domain]
+                if group:
+                    stats = {m: _mean_std([r.get(m, math.nan) for r in group]) for m in METRICS}
+                    out.append({"init": name, "domain": domain, "K": k, "seed": None, "seeds": len(group),
+                                **{m: stats[m][0] for m in METRICS}, "f1_std": stats["f1"][1],
+                                "seconds": sum(r.get("seconds", 0.0) for r in group)})
+            by_seed = {}
+            for r in mine:
+                if r["domain"] in domains:
+                    by_seed.setdefault(r["seed"], []).append(r)
+            complete = [g for g in by_seed.values() if len(g) == len({r["domain"] for r in g}) == len(domains)]
+            if complete:
+                per_seed = {m: [sum(r.get(m, math.nan) for r in g) / len(g) for g in complete] for m in METRICS}
+                out.append({"init": name, "domain": MEAN, "K": k, "seed": None, "seeds": len(complete),
+                            **{m: _mean_std(per_seed[m])[0] for m in METRICS}, "f1_std": _mean_std(per_seed["f1"])[1],
+                            "seconds": sum(r.get("seconds", 0.0) for g in complete for r in g)})
+    return out
+
+
+def plot_adapt_eval(summary: list[dict], path) -> None:
+    """F1 against K for each initialization (mean over seeds, ± one standard deviation), one panel per
+    target domain and one for their mean."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from zeroxqa.atomic import atomic_path
+
+    domains = sorted({r["domain"] for r in summary if r["domain"] != MEAN}) + [MEAN]
+    fig, axes = plt.subplots(1, len(domains), figsize=(3.2 * len(domains), 3.2), sharey=True, squeeze=False)
+    order = sorted({r["K"] for r in summary}, key=lambda k: (k == "all", int(k) if k != "all" else 0))
+    for ax, domain in zip(axes[0], domains):
+        for name in sorted({r["init"] for r in summary}):
+            points = {r["K"]: r for r in summary if r["init"] == name and r["domain"] == domain}
+            ks = [k for k in order if k in points]
+            ax.errorbar(range(len(ks)), [points[k]["f1"] for k in ks], yerr=[points[k]["f1_std"] for k in ks],
+                        marker="o", capsize=3, label=name)
+            ax.set_xticks(range(len(ks)), ks)
+        ax.set_title(domain, fontsize=9)
+        ax.set_xlabel("K (labelled examples)")
+    axes[0][0].set_ylabel("dev F1")
+    axes[0][-1].legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
