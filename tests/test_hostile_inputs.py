@@ -67,6 +67,8 @@ QUARANTINED = [
      "field 'question' is not text: int", "12345"),
     ("numeric-answer.json", squad({**GOOD_QA, "id": "n", "answers": [{"text": 1843, "answer_start": 40}]}, GOOD_QA), 1,
      "field 'answers[0].text' is not text: int", "1843"),
+    ("string-offset.json", squad({**GOOD_QA, "id": "s", "answers": [{"text": "1843", "answer_start": "40"}]}, GOOD_QA), 1,
+     "answers[0].start is not an integer offset: '40'", "s"),
     ("surrogate-title.json", squad(GOOD_QA, title="bad \ud800 title"), 0, "field 'domain' holds an unpaired surrogate", "g1"),
     ("surrogate-question.json", squad({**GOOD_QA, "id": "s", "question": "When\udc00?"}, GOOD_QA), 1,
      "field 'question' holds an unpaired surrogate", "\\udc00"),
