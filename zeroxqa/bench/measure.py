@@ -86,7 +86,7 @@ def measure_hf_pipeline(name: str, model_dir: str, rows: list[dict], cfg: BenchC
     kwargs = dict(handle_impossible_answer=True, max_seq_len=rc.max_length, doc_stride=rc.doc_stride,
                   max_answer_len=rc.max_answer_length, max_question_len=rc.max_question_length)
     t = time.perf_counter()
-    outs = qa([{"question": r["question"], "context": r["context"]} for r in rows], batch_size=cfg.batch_size, **kwargs)
+    outs = qa(question=[r["question"] for r in rows], context=[r["context"] for r in rows], batch_size=cfg.batch_size, **kwargs)
     seconds = time.perf_counter() - t
     outs = outs if isinstance(outs, list) else [outs]
     metrics = squad_metrics([gold_texts(r["answers"]) for r in rows], [o["answer"] for o in outs])

@@ -31,12 +31,18 @@ def _finish(src_dir: Path, onnx_file: Path, out: Path, variant: dict) -> Path:
 
 def export_onnx(reader_dir: str | Path, out: str | Path) -> Path:
     """The plain fp32 ONNX export of a saved reader."""
+    import warnings
+
+    import torch
     from optimum.onnxruntime import ORTModelForQuestionAnswering
 
     from zeroxqa.reference import whole_reader_dir
 
     out = Path(out)
-    with tempfile.TemporaryDirectory() as work, tempfile.TemporaryDirectory() as whole:
+    with tempfile.TemporaryDirectory() as work, tempfile.TemporaryDirectory() as whole, warnings.catch_warnings():
+        # the tracer's notes on constants in BERT's attention-mask code: expected for a fixed graph, and
+        # noise to a person reading the main job's output
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
         reader_dir = whole_reader_dir(reader_dir, Path(whole) / "reader")  # the shipped form: base tensors put back
         ORTModelForQuestionAnswering.from_pretrained(reader_dir, export=True).save_pretrained(work)
         return _finish(reader_dir, Path(work) / ONNX_FILE, out, {"format": "onnx", "precision": "fp32", "optimized": None})
