@@ -13,11 +13,11 @@ import time
 from dataclasses import dataclass, field
 
 import torch
-from tqdm.auto import tqdm
 from transformers import AutoModelForMaskedLM, DataCollatorForLanguageModeling, get_linear_schedule_with_warmup
 
 from zeroxqa.config import AdaptLMConfig
 from zeroxqa.model import Reader
+from zeroxqa.progress import bar as progress_bar
 
 
 @dataclass
@@ -97,7 +97,7 @@ def adapt_lm(reader: Reader, paragraphs: list[str], cfg: AdaptLMConfig | None = 
     order = torch.randperm(len(windows), generator=torch.Generator().manual_seed(cfg.seed)).tolist()
     result, started = LMAdaptResult(cfg.steps, len(windows), 0.0), time.perf_counter()
     mlm.train()
-    for step in tqdm(range(cfg.steps), desc="adapt-lm", unit="step", disable=not progress, dynamic_ncols=True):
+    for step in progress_bar(range(cfg.steps), desc="adapt-lm", unit="step", show=progress, dynamic_ncols=True):
         idx = [order[(step * cfg.batch_size + i) % len(order)] for i in range(cfg.batch_size)]
         batch = collate(padded([windows[i] for i in idx], reader.tokenizer.pad_token_id or 0))
         if not bool((batch["labels"] != -100).any()):  # nothing masked (tiny inputs): nothing to learn from it

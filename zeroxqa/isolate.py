@@ -8,12 +8,43 @@ isolated, with their own threads and memory, and truly parallel.
 
 from __future__ import annotations
 
-from concurrent.futures import ProcessPoolExecutor
+import logging
+import logging.handlers
+import queue
+import threading
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from multiprocessing import get_context
 from typing import Any, Callable
 
+PROGRESS_LOGGER = "zeroxqa.progress"
+
+
+def _send_progress_to(channel) -> None:
+    """In the child: its progress log records go back to the parent through `channel`."""
+    logging.getLogger(PROGRESS_LOGGER).addHandler(logging.handlers.QueueHandler(channel))
+
+
+def _pass_on(channel) -> None:
+    """In the parent: re-emit the child's progress records in this thread, as if they were its own (so a
+    Prefect task forwarding its thread's progress to its run log gets them)."""
+    while True:
+        try:
+            record = channel.get_nowait()
+        except queue.Empty:
+            return
+        record.thread = threading.get_ident()
+        logging.getLogger(record.name).handle(record)
+
 
 def run_isolated(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Call module-level `fn(*args, **kwargs)` in a spawned process and return its (picklable) result."""
-    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
-        return pool.submit(fn, *args, **kwargs).result()
+    """Call module-level `fn(*args, **kwargs)` in a spawned process and return its (picklable) result; its
+    progress log records (`zeroxqa.progress`) are re-emitted here while it runs."""
+    context = get_context("spawn")
+    channel = context.Queue()
+    with ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_send_progress_to, initargs=(channel,)) as pool:
+        future = pool.submit(fn, *args, **kwargs)
+        while not wait([future], timeout=0.5, return_when=FIRST_COMPLETED)[0]:
+            _pass_on(channel)
+        result = future.result()
+    _pass_on(channel)
+    return result

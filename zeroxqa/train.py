@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
 from zeroxqa.batching import length_grouped_batches
@@ -29,6 +28,7 @@ from zeroxqa.features import pack_train_windows
 from zeroxqa.inference.engine import QAEngine
 from zeroxqa.model import Reader, save_reader
 from zeroxqa.negatives import same_article_negatives
+from zeroxqa.progress import bar as progress_bar, note
 
 HISTORY_FILE, CURVE_FILE = "training.json", "training.png"
 
@@ -136,7 +136,7 @@ def train_reader(
         state = load_checkpoint(checkpoint_dir, model, optimizer)
         if state.data_sha256 != data_sha:
             raise ValueError(f"{checkpoint_dir}: the checkpoint was trained on other data; resume with the same shards")
-        tqdm.write(f"resuming at step {state.step} (epoch {state.epoch}, batch {state.batch_in_epoch})")
+        note(f"resuming at step {state.step} (epoch {state.epoch}, batch {state.batch_in_epoch})")
     warmup = int(train_cfg.warmup_ratio * total)
     for g in optimizer.param_groups:
         g.setdefault("initial_lr", train_cfg.learning_rate)
@@ -148,7 +148,7 @@ def train_reader(
 
     started = time.perf_counter()
     result = TrainResult(Path(out_dir), {}, state.history)
-    bar = tqdm(total=total, initial=state.step, desc="train", unit="step", disable=not progress, dynamic_ncols=True)
+    bar = progress_bar(total=total, initial=state.step, desc="train", unit="step", show=progress, dynamic_ncols=True)
     autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
     loss_sum, loss_n, tokens, tick = 0.0, 0, 0, time.perf_counter()
     while state.epoch <= train_cfg.epochs and state.step < total:
@@ -188,7 +188,7 @@ def train_reader(
         record = {"epoch": state.epoch, "step": state.step, "seconds": time.perf_counter() - started,
                   "null_threshold": threshold, **metrics}
         state.history.append(record)
-        bar.write(f"epoch {state.epoch}: step {state.step}, dev F1 {metrics.get('f1', float('nan')):.2f}, "
+        note(f"epoch {state.epoch}: step {state.step}, dev F1 {metrics.get('f1', float('nan')):.2f}, "
                   f"EM {metrics.get('exact', float('nan')):.2f}")
         f1 = metrics.get("f1", 0.0)
         if f1 > state.best_f1 or not dev_rows:

@@ -82,7 +82,10 @@ def measure_hf_pipeline(name: str, model_dir: str, rows: list[dict], cfg: BenchC
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     rc = ReaderConfig(**read_card(model_dir).get("reader_config", {}))
-    qa = pipeline("question-answering", model=model_dir, tokenizer=model_dir, device=-1)
+    from zeroxqa.quiet import quiet_libraries
+
+    with quiet_libraries():  # "Device set to use cpu"
+        qa = pipeline("question-answering", model=model_dir, tokenizer=model_dir, device=-1)
     kwargs = dict(handle_impossible_answer=True, max_seq_len=rc.max_length, doc_stride=rc.doc_stride,
                   max_answer_len=rc.max_answer_length, max_question_len=rc.max_question_length)
     t = time.perf_counter()

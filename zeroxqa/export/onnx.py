@@ -11,6 +11,7 @@ from typing import Literal
 from zeroxqa.atomic import atomic_dir
 from zeroxqa.export.cpu import quantization_preset
 from zeroxqa.model import CARD_FILE, read_card
+from zeroxqa.quiet import quiet_libraries
 
 ONNX_FILE = "model.onnx"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
@@ -39,7 +40,8 @@ def export_onnx(reader_dir: str | Path, out: str | Path) -> Path:
     from zeroxqa.reference import whole_reader_dir
 
     out = Path(out)
-    with tempfile.TemporaryDirectory() as work, tempfile.TemporaryDirectory() as whole, warnings.catch_warnings():
+    with tempfile.TemporaryDirectory() as work, tempfile.TemporaryDirectory() as whole, warnings.catch_warnings(), \
+            quiet_libraries():
         # the tracer's notes on constants in BERT's attention-mask code: expected for a fixed graph, and
         # noise to a person reading the main job's output
         warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
@@ -54,7 +56,7 @@ def optimize_onnx(onnx_dir: str | Path, out: str | Path, level: Literal["O1", "O
     from optimum.onnxruntime.configuration import AutoOptimizationConfig
 
     onnx_dir, out = Path(onnx_dir), Path(out)
-    with tempfile.TemporaryDirectory() as work:
+    with tempfile.TemporaryDirectory() as work, quiet_libraries():
         optimizer = ORTOptimizer.from_pretrained(onnx_dir, file_names=[ONNX_FILE])
         optimizer.optimize(getattr(AutoOptimizationConfig, level)(for_gpu=False), save_dir=work)
         (optimized,) = Path(work).glob("*.onnx")
@@ -72,7 +74,7 @@ def quantize_int8(onnx_dir: str | Path, out: str | Path, preset: str | None = No
     preset = preset or quantization_preset()
     optimized = (read_card(onnx_dir).get("variant") or {}).get("optimized")
     variant = {"precision": "int8", "quantization": f"dynamic-{preset}"}
-    with tempfile.TemporaryDirectory() as work:
+    with tempfile.TemporaryDirectory() as work, quiet_libraries():
         if optimized:
             target = Path(work) / ONNX_FILE
             _quantize_with_default_type(onnx_dir / ONNX_FILE, target, preset)

@@ -12,8 +12,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from zeroxqa.atomic import write_json
 from zeroxqa.checkpoint import RunState, has_checkpoint, load_checkpoint, peek_checkpoint, save_checkpoint
 from zeroxqa.config import AdaptConfig, MetaConfig, ReaderConfig
@@ -23,6 +21,7 @@ from zeroxqa.meta.inner import get_state
 from zeroxqa.meta.tasks import sample_tasks
 from zeroxqa.meta.worker import WorkerPool
 from zeroxqa.model import Reader, load_reader, save_reader
+from zeroxqa.progress import bar as progress_bar, note
 
 STATE_FILE = "meta_state.json"
 CHECKPOINT_DIR = "checkpoint"  # model, outer optimizer and position (safetensors + JSON), every few meta-steps
@@ -78,7 +77,7 @@ def meta_train(base: str, domains: dict[str, list[dict]], val: dict[str, tuple[l
         run = load_checkpoint(ckpt, reader.model, optimizer)  # the newest state there is: weights and optimizer
         start_epoch, start_step, history, losses = run.epoch, run.batch_in_epoch, run.history, run.extra.get("losses", [])
         if start_step:
-            tqdm.write(f"resuming meta-epoch {start_epoch} at meta-step {start_step + 1}")
+            note(f"resuming meta-epoch {start_epoch} at meta-step {start_step + 1}")
     scored = [h for h in history if not math.isnan(h["val_f1"])]
     best = max(scored, key=lambda h: (selection_score(h), h["epoch"]), default=None)  # a resumed run keeps its pick
     pool = WorkerPool(source, reader_cfg, cfg.workers, cfg.ray_address, cfg.threads)
@@ -93,7 +92,7 @@ def meta_train(base: str, domains: dict[str, list[dict]], val: dict[str, tuple[l
         for epoch in range(start_epoch, cfg.meta_epochs + 1):
             t0 = time.perf_counter()
             first = start_step if epoch == start_epoch else 0
-            for step in tqdm(range(first, cfg.meta_steps_per_epoch), desc=f"meta-epoch {epoch}", leave=False,
+            for step in progress_bar(range(first, cfg.meta_steps_per_epoch), desc=f"meta-epoch {epoch}", unit="meta-step", leave=False,
                              initial=first, total=cfg.meta_steps_per_epoch):
                 seed = step_seed(cfg.seed, epoch, step)
                 tasks = sample_tasks(domains, cfg.tasks_per_batch, cfg.temperature, n_support, cfg.query_size, seed)
@@ -106,7 +105,7 @@ def meta_train(base: str, domains: dict[str, list[dict]], val: dict[str, tuple[l
                       **(validate(reader, val, cfg, reader_cfg) if val else {"val_f1": float("nan")})}
             history.append(record)
             losses = []
-            tqdm.write(f"meta-epoch {epoch}: task loss {record['loss']:.3f}, K-shot val F1 {record['val_f1']:.2f}, "
+            note(f"meta-epoch {epoch}: task loss {record['loss']:.3f}, K-shot val F1 {record['val_f1']:.2f}, "
                        f"span F1 {record.get('val_span_f1', float('nan')):.2f}")
             reader.card = {**reader.card, "meta_config": cfg.model_dump(), "reader_config": reader_cfg.model_dump(),
                            "meta_epoch": epoch, "meta_history": history, "null_threshold": 0.0}

@@ -44,6 +44,7 @@ class WorkerPool:
 
     def __init__(self, model_source: str, reader_cfg: ReaderConfig, workers: int = 0, ray_address: str | None = None,
                  threads: int | None = None):
+        import logging
         import os
 
         self.workers = workers
@@ -63,7 +64,11 @@ class WorkerPool:
                         "set RAY_AUTH_MODE=token here (the token is read from ~/.ray/auth_token, or RAY_AUTH_TOKEN; "
                         "`ray get-auth-token` prints it on the head)") from None
             else:
-                ray.init(num_cpus=max(cpus, workers), include_dashboard=False, log_to_driver=False)
+                # a local Ray (>= 2.59) turns token authentication on by itself and warns that it did: say so
+                # explicitly (same security, no warning), and keep its INFO lines out of the job's output
+                os.environ.setdefault("RAY_AUTH_MODE", "token")
+                ray.init(num_cpus=max(cpus, workers), include_dashboard=False, log_to_driver=False,
+                         logging_level=logging.WARNING)
         per_actor = threads or max(1, cpus // workers)
         actor = ray.remote(num_cpus=1)(TaskWorker)
         self.actors = [actor.remote(model_source, reader_cfg, per_actor) for _ in range(workers)]

@@ -10,10 +10,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import pyarrow as pa
-from tqdm.auto import tqdm
 
 from zeroxqa.config import SynthConfig
 from zeroxqa.inference.engine import QAEngine
+from zeroxqa.progress import bar as progress_bar
 from zeroxqa.synth.candidates import Candidate, candidates
 from zeroxqa.synth.questions import QuestionGenerator
 from zeroxqa.synth.roundtrip import Verdict, ask
@@ -63,7 +63,8 @@ def parse(paragraphs: list[dict], cfg: SynthConfig, nlp=None) -> list:
 
     nlp = nlp or spacy.load(cfg.spacy_model)
     texts = (p["context"] for p in paragraphs)
-    return list(tqdm(nlp.pipe(texts, n_process=cfg.n_process, batch_size=cfg.batch_size), total=len(paragraphs), desc="parse"))
+    return list(progress_bar(nlp.pipe(texts, n_process=cfg.n_process, batch_size=cfg.batch_size), total=len(paragraphs),
+                             desc="parse", unit="paragraph"))
 
 
 def _provenance(p: dict, **kw) -> dict:
