@@ -1,6 +1,7 @@
 """onboard_domain: one new domain's labelled examples or paragraphs -> shard -> (synthetic QA when it has
-paragraphs only) -> (adapt-lm on its paragraphs, when asked) -> fine-tune from the current meta model ->
-quantize -> benchmark -> register. Triggered by a `zeroxqa.domain.arrived` event."""
+paragraphs only) -> index its paragraphs for retrieval -> (adapt-lm on its paragraphs, when asked) ->
+fine-tune from the current meta model -> quantize -> benchmark -> register (model and index). Triggered by a
+`zeroxqa.domain.arrived` event."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 from prefect import flow
 
 from tasks import stages
-from zeroxqa.config import AdaptLMConfig, BenchConfig, ReaderConfig, ShardConfig, SynthConfig, TrainConfig
+from zeroxqa.config import AdaptLMConfig, BenchConfig, ReaderConfig, RetrievalConfig, ShardConfig, SynthConfig, TrainConfig
 from zeroxqa.pipeline import best_registered_reader, current_meta_model, domains_of, synthetic_split_problem
 from zeroxqa.watch import given
 
@@ -27,6 +28,7 @@ def onboard_domain(
     synth: SynthConfig = SynthConfig(noun_chunks=True),
     synth_reader: str | None = None,
     adapt_lm: AdaptLMConfig | None = None,
+    retrieval: RetrievalConfig = RetrievalConfig(),
 ) -> dict:
     labeled, paragraphs, out = given(labeled), given(paragraphs), str(Path(given(out) or "runs/main").resolve())
     sources = [f"{domain}={p}" for p in (labeled, paragraphs) if p]
@@ -34,6 +36,7 @@ def onboard_domain(
         raise ValueError(f"domain {domain!r}: the event named no 'labeled' or 'paragraphs' file")
     shards = stages.shard(sources, out, ShardConfig(), f"domain-{domain}")
     registry = f"{out}/registry.json"
+    paragraphs_of = shards  # what retrieval indexes: the domain's own paragraphs, not the synthetic shards
     if domain not in domains_of(shards, "qa"):  # paragraphs only: train on synthetic QA
         synth_reader = synth_reader or best_registered_reader(registry)
         if synth_reader is None:
@@ -42,6 +45,7 @@ def onboard_domain(
         shards = stages.synthesize(shards, domain, synth_reader, out, synth)
         if problem := synthetic_split_problem(shards):
             raise ValueError(f"domain {domain!r}: {problem}")
+    index = stages.build_index(paragraphs_of, domain, out, retrieval)
     init = meta_model or current_meta_model(registry)
     if adapt_lm is not None:
         init = stages.adapt_lm(init, shards, domain, out, adapt_lm)
@@ -49,5 +53,6 @@ def onboard_domain(
     quantized = stages.quantize(model, out, domain)
     summary = stages.benchmark(model, quantized, shards, domain, out, bench)
     promotion = stages.register(registry, domain, summary)
+    stages.record_index(registry, domain, index)
     stages.report_domain(summary, promotion)
-    return {"model": model, "benchmark": summary, "promotion": promotion}
+    return {"model": model, "benchmark": summary, "promotion": promotion, "index": index}

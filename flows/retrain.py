@@ -1,6 +1,7 @@
-"""retrain: shard -> meta-train on in-domains -> (adapt-lm, when asked) -> fine-tune each labelled out-domain
--> (synthesize QA for paragraph-only out-domains, filtered by a fine-tuned reader -> fine-tune on it) ->
-quantize -> benchmark -> register -> report. It only wires tasks; the work lives in `zeroxqa.pipeline`."""
+"""retrain: shard -> (index each out-domain's paragraphs for retrieval) -> meta-train on in-domains ->
+(adapt-lm, when asked) -> fine-tune each labelled out-domain -> (synthesize QA for paragraph-only
+out-domains, filtered by a fine-tuned reader -> fine-tune on it) -> quantize -> benchmark -> register
+(models and indexes) -> report. It only wires tasks; the work lives in `zeroxqa.pipeline`."""
 
 from __future__ import annotations
 
@@ -27,6 +28,10 @@ def retrain(params: RetrainParams = RetrainParams()) -> dict:
 
     labelled = domains_of(out_shards, "qa")
     unlabelled = [d for d in domains_of(out_shards, "paragraphs") if d not in labelled]
+
+    # every out-domain gets a fresh retrieval index of its paragraphs (cheap; serving reads it)
+    out_domains = labelled + unlabelled
+    indexes = stages.build_index.map(unmapped(out_shards), out_domains, unmapped(root), unmapped(params.retrieval))
 
     meta = stages.meta_train(in_shards, root, params.base, params.val_domains, params.meta, params.reader)
     stages.record_meta_model(registry, meta)
@@ -69,7 +74,9 @@ def retrain(params: RetrainParams = RetrainParams()) -> dict:
     quantized.result()  # resolve stage by stage, so a failure surfaces as the stage's own error
     benches = benchmarks.result()
     promotions = [stages.register(registry, b["domain"], b) for b in benches]
+    for domain, index in zip(out_domains, indexes.result()):
+        stages.record_index(registry, domain, index)
     report = stages.report(benches, promotions, skipped, root)
     return {"shards": [in_shards, out_shards], "synthetic": synthetic, "meta_model": meta,
             "models": dict(zip(domains, all_models)), "registry": registry, "report": report,
-            "promotions": promotions}
+            "promotions": promotions, "indexes": dict(zip(out_domains, indexes.result()))}

@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import logging
+import threading
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from zeroxqa import pipeline
 from zeroxqa.artifacts import is_done, stage_dir
-from zeroxqa.config import AdaptLMConfig, BenchConfig, MetaConfig, ReaderConfig, ShardConfig, SynthConfig, TrainConfig
+from zeroxqa.config import (AdaptLMConfig, BenchConfig, MetaConfig, ReaderConfig, RetrievalConfig, ShardConfig, SynthConfig,
+                            TrainConfig)
 
 COMMON: dict[str, Any] = {"persist_result": True, "result_serializer": "json", "retries": 1, "retry_delay_seconds": 5}
 
@@ -42,6 +46,27 @@ def keyed(key_fn: Callable[..., str], stage: str) -> Callable:
     return cache_key
 
 
+@contextmanager
+def progress_in_run_log() -> Iterator[None]:
+    """While a long stage runs, its progress lines (`zeroxqa.progress`: a line every 15 s, epoch results)
+    go to this task run's log in Prefect, not only to the worker's terminal. Tasks run in threads side by
+    side, so each forwards only the lines emitted in its own thread (an isolated child's lines are re-emitted
+    in the thread that waits for it)."""
+    run_log, own = get_run_logger(), threading.get_ident()
+
+    class Forward(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.thread == own:
+                run_log.info(record.getMessage())
+
+    progress, handler = logging.getLogger("zeroxqa.progress"), Forward()
+    progress.addHandler(handler)
+    try:
+        yield
+    finally:
+        progress.removeHandler(handler)
+
+
 @task(name="shard", cache_key_fn=keyed(pipeline.shard_key, "shard"), task_run_name="shard-{name}", **COMMON)
 def shard(sources: list[str], root: str, cfg: ShardConfig, name: str) -> str:
     return pipeline.shard_stage(sources, root, cfg, name)
@@ -49,22 +74,26 @@ def shard(sources: list[str], root: str, cfg: ShardConfig, name: str) -> str:
 
 @task(name="meta-train", cache_key_fn=keyed(pipeline.meta_key, "meta"), task_run_name="meta-train", **COMMON)
 def meta_train(in_shards: str, root: str, base: str, val_domains: list[str], cfg: MetaConfig, reader_cfg: ReaderConfig) -> str:
-    return pipeline.meta_stage(in_shards, root, base, val_domains, cfg, reader_cfg)
+    with progress_in_run_log():
+        return pipeline.meta_stage(in_shards, root, base, val_domains, cfg, reader_cfg)
 
 
 @task(name="synthesize", cache_key_fn=keyed(pipeline.synth_key, "synth"), task_run_name="synthesize-{domain}", **COMMON)
 def synthesize(shards: str, domain: str, reader: str, root: str, cfg: SynthConfig) -> str:
-    return pipeline.synth_stage(shards, domain, reader, root, cfg)
+    with progress_in_run_log():
+        return pipeline.synth_stage(shards, domain, reader, root, cfg)
 
 
 @task(name="adapt-lm", cache_key_fn=keyed(pipeline.adapt_lm_key, "adapt_lm"), task_run_name="adapt-lm-{domain}", **COMMON)
 def adapt_lm(init: str, shards: str, domain: str, root: str, cfg: AdaptLMConfig) -> str:
-    return pipeline.adapt_lm_stage(init, shards, domain, root, cfg)
+    with progress_in_run_log():
+        return pipeline.adapt_lm_stage(init, shards, domain, root, cfg)
 
 
 @task(name="fine-tune", cache_key_fn=keyed(pipeline.finetune_key, "finetune"), task_run_name="fine-tune-{domain}", **COMMON)
 def fine_tune(init: str, shards: str, domain: str, root: str, cfg: TrainConfig, reader_cfg: ReaderConfig) -> str:
-    return pipeline.finetune_stage(init, shards, domain, root, cfg, reader_cfg)
+    with progress_in_run_log():
+        return pipeline.finetune_stage(init, shards, domain, root, cfg, reader_cfg)
 
 
 @task(name="quantize", cache_key_fn=keyed(pipeline.quantize_key, "quantize"), task_run_name="quantize-{domain}", **COMMON)
@@ -76,6 +105,20 @@ def quantize(model_dir: str, root: str, domain: str) -> str:
 @task(name="benchmark", cache_key_fn=keyed(pipeline.benchmark_key, "benchmark"), task_run_name="benchmark-{domain}", **COMMON)
 def benchmark(model_dir: str, quantized: str, shards: str, domain: str, root: str, cfg: BenchConfig) -> dict:
     return pipeline.benchmark_stage(model_dir, quantized, shards, domain, root, cfg)
+
+
+@task(name="index", cache_key_fn=keyed(pipeline.index_key, "index"), task_run_name="index-{domain}", **COMMON)
+def build_index(shards: str, domain: str, root: str, cfg: RetrievalConfig) -> str:
+    return pipeline.index_stage(shards, domain, root, cfg)
+
+
+@task(name="record-index", task_run_name="record-index-{domain}")
+def record_index(registry: str, domain: str, index: str) -> str:
+    """The registry names each domain's current index: what serving answers questions of the domain from."""
+    from zeroxqa.registry import record_index as record
+
+    record(registry, domain, index)
+    return index
 
 
 @task(name="register", task_run_name="register-{domain}")

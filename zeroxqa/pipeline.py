@@ -15,7 +15,8 @@ from pathlib import Path
 
 from zeroxqa.artifacts import is_done, mark_done, stage_dir, stage_key, stage_lock
 from zeroxqa.atomic import write_json
-from zeroxqa.config import AdaptLMConfig, BenchConfig, MetaConfig, ReaderConfig, ShardConfig, SynthConfig, TrainConfig
+from zeroxqa.config import (AdaptLMConfig, BenchConfig, MetaConfig, ReaderConfig, RetrievalConfig, ShardConfig, SynthConfig,
+                            TrainConfig)
 from zeroxqa.dataset import domain_splits, load_rows, rows_sha256
 from zeroxqa.isolate import run_isolated
 
@@ -34,7 +35,7 @@ def measuring_lock():
 
 # where each stage writes under the run root (then /<key>); a template filled from the stage's parameters
 FOLDERS = {"shard": "shards-{name}", "meta": "meta", "synth": "synth", "adapt_lm": "adapt_lm", "finetune": "finetune",
-           "quantize": "quantize", "benchmark": "benchmark"}
+           "quantize": "quantize", "benchmark": "benchmark", "index": "index"}
 
 
 def _fresh(folder: Path) -> Path:
@@ -256,6 +257,28 @@ def benchmark_stage(model_dir: str, quantized: str, shards: str, domain: str, ro
             write_json(summary, out / "summary.json")
             mark_done(out)
     return json.loads((out / "summary.json").read_text())
+
+
+def index_key(shards: str, domain: str, cfg: RetrievalConfig) -> str:
+    return stage_key("index", [shards], cfg, domain=domain, encoder_hash=_model_hash(cfg.encoder))
+
+
+def index_stage(shards: str, domain: str, root: str, cfg: RetrievalConfig) -> str:
+    """The domain's retrieval index (BM25 + dense vectors of its distinct paragraphs), in its own process
+    (it loads the sentence encoder); returns the index folder, which serving and `zeroxqa ask` load."""
+    out = stage_dir(root, FOLDERS["index"], index_key(shards, domain, cfg))
+    with stage_lock(out):
+        if not is_done(out):
+            run_isolated(_index, shards, domain, str(_fresh(out) / "index"), cfg)
+            mark_done(out)
+    return str(out / "index")
+
+
+def _index(shards: str, domain: str, folder: str, cfg: RetrievalConfig) -> None:
+    from zeroxqa.paragraphs import load_paragraphs
+    from zeroxqa.retrieval.index import DomainIndex
+
+    DomainIndex.build(domain, load_paragraphs([shards], domain), cfg).save(folder)
 
 
 def report_markdown(benchmarks: list[dict], promotions: list[dict], skipped: dict[str, str]) -> str:

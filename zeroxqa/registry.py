@@ -124,3 +124,11 @@ def record_meta_model(path: str | Path, model: str) -> None:
         registry = load_registry(path)
         registry["meta_model"] = model
         write_json(registry, path)
+
+
+def record_index(path: str | Path, domain: str, index: str) -> None:
+    """Remember the domain's current retrieval index (serving answers questions of the domain from it)."""
+    with registry_lock(path):
+        registry = load_registry(path)
+        registry.setdefault("indexes", {})[domain] = {"index": index, "built_at": datetime.now(timezone.utc).isoformat()}
+        write_json(registry, path)

@@ -19,13 +19,15 @@ def run(
     out: Annotated[Path, typer.Option("--out", "-o", help="root folder of all artifacts")] = Path(_RETRAIN.out),
 ) -> None:
     """The main job: the Prefect `retrain` flow on the embedded sample (shard, meta-train, fine-tune per
-    out-domain, quantize, benchmark, register, report). Run again unchanged, every stage finds its finished output and nothing is recomputed."""
+    out-domain, quantize, benchmark, register, index each out-domain for retrieval, report). Run again unchanged, every stage finds its finished output and nothing is recomputed."""
     import os
     import time
 
     # without PREFECT_API_URL Prefect starts a temporary server; on a busy laptop it can need more than
     # Prefect's default wait (seen: a timeout with the 2 cores taken by another job)
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    # that temporary server would report telemetry (an ERROR line on a machine with no internet)
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from flows.retrain import retrain
 
     started = time.perf_counter()

@@ -7,7 +7,8 @@ It is what `zeroxqa answer`, evaluation, the benchmark and later serving use.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -68,6 +69,9 @@ class QAEngine:
     tokenizer: PreTrainedTokenizerBase
     cfg: ReaderConfig
     threshold: float = 0.0
+    # a fast tokenizer's truncation settings live in shared Rust state: two threads tokenizing at once can
+    # fail ("Already borrowed"), so a served engine tokenizes one request at a time (inference runs in parallel)
+    tokenize_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def load(cls, model_dir: str | Path, threads: int | None = None, cfg: ReaderConfig | None = None) -> "QAEngine":
@@ -104,7 +108,8 @@ class QAEngine:
         return starts, ends
 
     def spans(self, questions: list[str], contexts: list[str], batch_size: int = 64, progress: bool = False) -> list[SpanPrediction]:
-        features = prepare_features(self.tokenizer, questions, contexts, self.cfg)
+        with self.tokenize_lock:
+            features = prepare_features(self.tokenizer, questions, contexts, self.cfg)
         starts, ends = self.window_logits(features, batch_size, progress)
         return best_spans(features, starts, ends, contexts, self.cfg)
 

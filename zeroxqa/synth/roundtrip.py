@@ -6,9 +6,9 @@ own calibrated no-answer rule, so 0.5 is exactly where the reader switches betwe
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
+from zeroxqa.decode import confidence
 from zeroxqa.inference.engine import QAEngine
 from zeroxqa.metrics import f1
 
@@ -18,12 +18,6 @@ class Verdict:
     pred_text: str  # the reader's best span
     f1: float  # against the candidate answer ("" for negatives: 0)
     confidence: float
-
-
-def confidence(na_score: float, threshold: float) -> float:
-    """sigmoid(threshold - na_score), safe for the -1e9 'no valid span' score."""
-    x = max(-60.0, min(60.0, threshold - na_score))
-    return 1.0 / (1.0 + math.exp(-x))
 
 
 def ask(engine: QAEngine, questions: list[str], contexts: list[str], answers: list[str], batch_size: int, progress: bool = True) -> list[Verdict]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from zeroxqa.config import SynthConfig
+from zeroxqa.paragraphs import load_paragraphs
 from zeroxqa.synth.generate import SynthResult, synthesize
-from zeroxqa.synth.io import load_paragraphs, write_synth
+from zeroxqa.synth.io import write_synth
 from zeroxqa.synth.questions import make_generator
 
 
