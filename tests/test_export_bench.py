@@ -55,6 +55,36 @@ def test_onnx_logits_match_torch(trained_dir, onnx_dirs):
         np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-4)
 
 
+def test_the_lean_onnx_engine_reads_like_the_torch_reader(trained_dir, onnx_dirs):
+    """An ONNX folder is tokenized by `tokenizers` alone: the same windows as the transformers tokenizer,
+    the same decoded spans as the torch reader, and neither torch nor transformers imported."""
+    import subprocess
+    import sys
+
+    from zeroxqa.inference.lean import FastTokenizer
+    from zeroxqa.sample import SQUAD_THEMES
+
+    lean, torch_engine = QAEngine.load(onnx_dirs["fp32"]), QAEngine.load(trained_dir)
+    assert isinstance(lean.tokenizer, FastTokenizer)
+    questions, contexts = [r["question"] for r in ROWS], [r["context"] for r in ROWS]
+    assert [(s.text, s.start) for s in lean.spans(questions, contexts)] == [(s.text, s.start) for s in torch_engine.spans(questions, contexts)]
+    # windows of real paragraphs: long contexts overflow into several windows, a long question is cut
+    doc = json.loads(SQUAD_THEMES.read_text())
+    pairs = [(q["question"], p["context"]) for a in doc["data"] for p in a["paragraphs"][:3] for q in p["qas"][:2]]
+    pairs[0] = ("  " + "why is that so " * 40, pairs[0][1])
+    for cfg in (SMALL, SMALL.model_copy(update={"doc_stride": 0})):
+        expected = prepare_features(torch_engine.tokenizer, [q for q, _ in pairs], [c for _, c in pairs], cfg)
+        got = lean.tokenizer.features([q for q, _ in pairs], [c for _, c in pairs], cfg)
+        assert len(got) > len(pairs)  # several windows for some
+        assert (got.input_ids, got.token_type_ids, got.attention_mask, got.example_index, got.offsets) == (
+            expected.input_ids, expected.token_type_ids, expected.attention_mask, expected.example_index, expected.offsets)
+    code = ("import sys; from zeroxqa.inference.engine import QAEngine; "
+            f"print(QAEngine.load({str(onnx_dirs['int8'])!r}).answer(['Where is the Eiffel Tower?'], ['The Eiffel Tower is in Paris.'])); "
+            "print('torch' in sys.modules, 'transformers' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[1] == "False False", out
+
+
 def test_variants_carry_card_and_threshold(trained_dir, onnx_dirs):
     card = json.loads((onnx_dirs["o2-int8"] / "zeroxqa_card.json").read_text())
     original = json.loads((trained_dir / "zeroxqa_card.json").read_text())

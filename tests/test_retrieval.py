@@ -116,6 +116,10 @@ def test_choose_takes_the_most_confident_or_the_highest_span():
     assert choose("q", [a, b, c]).answer == "alpha"
     assert choose("q", [a, b, c], by="span").answer == "beta"
     assert not choose("q", [c]).answered
+    # both saturate the sigmoid at 1.0: the wider margin (lower na_score) still decides, not the order
+    d = ReadParagraph("d", "delta", 0.9, "delta", 0, 5, span_score=50.0, na_score=-60.0, confidence=1.0)
+    e = ReadParagraph("e", "eps", 0.1, "eps", 0, 3, span_score=70.0, na_score=-80.0, confidence=1.0)
+    assert choose("q", [d, e]).answer == "eps"
 
 
 def test_evaluation_reports_recall_and_end_to_end_scores(shop_index):

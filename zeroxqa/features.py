@@ -9,11 +9,14 @@ labels), evaluation and inference.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from transformers import PreTrainedTokenizerBase
 
 from zeroxqa.config import ReaderConfig
+
+if TYPE_CHECKING:  # the lean ONNX engine reads Features without importing transformers
+    from transformers import PreTrainedTokenizerBase
 
 
 @dataclass

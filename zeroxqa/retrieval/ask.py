@@ -70,7 +70,8 @@ def read_paragraph(engine: QAEngine, question: str, context: str) -> ReadParagra
 def choose(question: str, read: list[ReadParagraph], by: str = "confidence") -> DomainAnswer:
     """The answer of the paragraph with the most confident span (or the highest span score, `by="span"`);
     none when that paragraph's reading abstains."""
-    key = (lambda r: r.confidence) if by == "confidence" else (lambda r: r.span_score)
+    # the margin itself, not its sigmoid: a confident reader saturates the sigmoid at 1.0 in several paragraphs
+    key = (lambda r: -r.na_score) if by == "confidence" else (lambda r: r.span_score)
     best = max((r for r in read if r.start >= 0), key=key, default=None)
     if best is None or not best.answer:
         return DomainAnswer(question, "", None, -1, -1, best.confidence if best else 0.0, read)
