@@ -166,13 +166,18 @@ def test_checkpoint_selection_breaks_an_f1_tie_on_span_f1_then_takes_the_later(t
     assert all(np.array_equal(a[k], epoch3[k]) for k in a) and any(not np.array_equal(a[k], epoch4[k]) for k in a)
 
 
-def test_ray_and_in_process_agree(tiny_dir, tmp_path):
+def test_ray_and_in_process_agree(tiny_dir, tmp_path, monkeypatch, caplog):
+    """On a machine where Ray never ran (no ~/.ray/auth_token): the local cluster starts, without a token notice."""
     ray = pytest.importorskip("ray")
     local = meta_train(str(tiny_dir), DOMAINS, {}, tmp_path / "local", small_meta(meta_epochs=1), SMALL)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
     try:
         on_ray = meta_train(str(tiny_dir), DOMAINS, {}, tmp_path / "ray", small_meta(meta_epochs=1, workers=2), SMALL)
     finally:
         ray.shutdown()
+    assert (tmp_path / "home" / ".ray" / "auth_token").exists(), "Ray did not make its token on this fresh machine"
+    assert not [r for r in caplog.records if "Token authentication" in r.getMessage()]
     a, b, start = weights(local.last_dir), weights(on_ray.last_dir), weights(tiny_dir)
     assert any(not np.array_equal(a[k], start[k]) for k in a)
     for k in a:

@@ -71,9 +71,11 @@ def ask(
         model, folder = _resolve(domain, registry, index_dir, model)
         engine = QAEngine.load(check_model_dir(model))
         found = DomainIndex.load(folder)
+    found.search("warm up", 1)  # load the sentence encoder before the timed question
     result = ask_domain(found, engine, question, top_k, method)
     console.print(result.answer if result.answered else "(no answer)", highlight=False)
-    console.print(f"[dim]confidence {result.confidence:.2f}, paragraph {result.context_id}, retrieve {result.retrieve_ms:.0f} ms, "
+    where = f"paragraph {result.context_id}, characters {result.start}-{result.end}" if result.answered else "no paragraph clears the threshold"
+    console.print(f"[dim]confidence {result.confidence:.2f}, {where}, retrieve {result.retrieve_ms:.0f} ms, "
                   f"read {result.read_ms:.0f} ms, model {model}[/dim]")
     for p in result.paragraphs[:show]:
         console.print(f"[dim]- {p.context_id} (retrieval {p.retrieval_score:.3f}, confidence {p.confidence:.2f}):[/dim] "

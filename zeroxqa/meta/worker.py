@@ -64,11 +64,17 @@ class WorkerPool:
                         "set RAY_AUTH_MODE=token here (the token is read from ~/.ray/auth_token, or RAY_AUTH_TOKEN; "
                         "`ray get-auth-token` prints it on the head)") from None
             else:
-                # a local Ray (>= 2.59) turns token authentication on by itself and warns that it did: say so
-                # explicitly (same security, no warning), and keep its INFO lines out of the job's output
-                os.environ.setdefault("RAY_AUTH_MODE", "token")
-                ray.init(num_cpus=max(cpus, workers), include_dashboard=False, log_to_driver=False,
-                         logging_level=logging.WARNING)
+                # a local Ray (>= 2.59) turns token authentication on by itself (making a token on first use) and
+                # warns that it did. Setting RAY_AUTH_MODE here instead would come too late for Ray's cached config
+                # and breaks a machine with no token yet, so only that one notice is hushed, and Ray's INFO lines.
+                notice = logging.getLogger("ray._private.authentication.authentication_token_setup")
+                level = notice.level
+                notice.setLevel(logging.ERROR)
+                try:
+                    ray.init(num_cpus=max(cpus, workers), include_dashboard=False, log_to_driver=False,
+                             logging_level=logging.WARNING)
+                finally:
+                    notice.setLevel(level)
         per_actor = threads or max(1, cpus // workers)
         actor = ray.remote(num_cpus=1)(TaskWorker)
         self.actors = [actor.remote(model_source, reader_cfg, per_actor) for _ in range(workers)]
