@@ -102,6 +102,16 @@ def test_quantized_and_optimized_models_answer_like_fp32(trained_dir, onnx_dirs,
     assert QAEngine.load(onnx_dirs[variant]).answer(questions, contexts) == expected
 
 
+def test_a_skimming_variant_is_loaded_with_its_setting(onnx_dirs, tmp_path):
+    from zeroxqa.export.onnx import with_skimming
+
+    folder = with_skimming(onnx_dirs["o2-int8"], tmp_path / "skim2", 2)
+    engine = QAEngine.load(folder)
+    assert engine.skim is not None and engine.skim.keep_sentences == 2 and QAEngine.load(onnx_dirs["o2-int8"]).skim is None
+    questions, contexts = [r["question"] for r in ROWS], [r["context"] for r in ROWS]
+    assert engine.answer(questions, contexts) == QAEngine.load(onnx_dirs["o2-int8"]).answer(questions, contexts)  # one sentence each
+
+
 def test_quantization_preset_follows_the_cpu():
     assert quantization_preset({"avx2", "avx512f", "avx512_vnni"}, "x86_64") == "avx512_vnni"
     assert quantization_preset({"avx2", "avx512f"}, "x86_64") == "avx512"
@@ -127,11 +137,14 @@ def test_gate_accepts_int8_within_the_drop_and_rejects_beyond():
 def test_bench_writes_report_parquet_and_plots(trained_dir, tmp_path):
     from zeroxqa.bench.run import run_bench
 
-    cfg = BenchConfig(latency_questions=5, warmup=1, batch_size=4, threads=1)
+    cfg = BenchConfig(latency_questions=5, warmup=1, batch_size=4, threads=1, skim_sentences=[1], students=[str(trained_dir)])
     out = run_bench(trained_dir, ROWS, tmp_path / "bench", cfg, data_label="ROWS", progress=lambda m: None)
     table = pq.read_table(tmp_path / "bench" / "bench.parquet").to_pylist()
     names = [r["variant"] for r in table]
-    assert names == [HF_PIPELINE, "torch-fp32", "onnx-fp32", "onnx-o2", "onnx-int8", "onnx-o2-int8"]
+    assert names == [HF_PIPELINE, "torch-fp32", "onnx-fp32", "onnx-o2", "onnx-int8", "onnx-o2-int8", "onnx-o2-int8-skim1",
+                     "reader-o2-int8", "reader-o2-int8-skim1"]  # a student (here the reader itself) in the same run
+    skimmed = json.loads((out["variants"]["onnx-o2-int8-skim1"] / "zeroxqa_card.json").read_text())
+    assert skimmed["skim"] == {"keep_sentences": 1} and skimmed["variant"]["precision"] == "int8"
     by = {r["variant"]: r for r in table}
     assert by["torch-fp32"]["f1"] == 100.0 and by["onnx-int8"]["f1"] == 100.0
     assert all(r["p50_ms"] > 0 and r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"] and r["peak_rss_mb"] > 0 for r in table)
@@ -139,6 +152,6 @@ def test_bench_writes_report_parquet_and_plots(trained_dir, tmp_path):
     assert sum(r["accepted"] for r in table) == 1 and "int8" in out["decision"].accepted
     report = (tmp_path / "bench" / "report.md").read_text()
     assert "| onnx-int8 |" in report and "Gate: accepted" in report
-    for png in ("latency.png", "f1.png"):
+    for png in ("latency.png", "f1.png", "frontier.png"):
         assert (tmp_path / "bench" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((tmp_path / "bench" / "accepted.json").read_text())["accepted"] == out["decision"].accepted

@@ -91,6 +91,11 @@ QUARANTINED = [
     ("numeric-paragraph.jsonl", "\n".join([json.dumps({"paragraph": CTX}), json.dumps({"paragraph": 12})]) + "\n", 1,
      "the paragraph is not text: int", "12"),
     ("unclosed.csv", "paragraph\n" + f'"{CTX}\n' + "Another paragraph with Paris.\n", 1, "malformed CSV at line 2", CTX[:20]),
+    # nesting deeper than Python's recursion limit: RecursionError tracebacks before
+    ("deep.jsonl", mrqa(mrqa_record("q1"), '{"context": ' + "[" * 100_000 + "]" * 100_000 + ', "qas": []}'), 1,
+     "line 3 is nested too deeply to read", "[[[["),
+    ("deep-paragraph.jsonl", json.dumps({"paragraph": CTX}) + "\n" + '{"paragraph": ' + "[" * 100_000 + "]" * 100_000 + "}\n",
+     1, "not a JSON object with one of the keys", "[[[["),
 ]
 
 
@@ -117,6 +122,7 @@ REFUSED = [
     ("list.json", b"[1, 2, 3]", "expected an object with a 'data' list"),
     ("header-only.csv", b",Theme,Paragraph,Question,Answer_possible,Answer_text\n", "missing columns ['Answer_start']"),
     ("nothing.json.gz", gzip.compress(b"{}"), "unknown format"),
+    ("deep.json", b'{"data": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply to read"),
 ]
 
 

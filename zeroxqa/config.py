@@ -32,6 +32,20 @@ class ReaderConfig(BaseModel):
         return self
 
 
+class SkimConfig(BaseModel):
+    """Context skimming (`zeroxqa.skim`): the reader reads the paragraph's best sentences for the question only."""
+
+    keep_sentences: int = Field(3, ge=1, description="sentences kept per paragraph, in their original order")
+
+
+class DistillConfig(BaseModel):
+    """A student distilled from a teacher reader (`zeroxqa.distill`)."""
+
+    layers: int = Field(3, ge=1, description="transformer layers of the student, taken spread out from the teacher's")
+    temperature: float = Field(2.0, gt=0, description="softens both start/end distributions before their KL")
+    alpha: float = Field(0.5, ge=0, le=1, description="weight of the teacher's soft targets; the rest goes to the gold labels")
+
+
 class TrainConfig(BaseModel):
     """A plain fine-tuning run. The defaults suit MiniLM-L6 on 2 CPU cores."""
 
@@ -69,6 +83,10 @@ class BenchConfig(BaseModel):
     max_f1_drop: float = Field(1.0, ge=0, description="largest F1 loss of an accepted variant against torch fp32")
     optimize_level: str = Field("O2", pattern="^O[123]$")
     hf_pipeline: bool = Field(True, description="add the Hugging Face pipeline reference row")
+    skim_sentences: list[int] = Field(default_factory=list, description="also measure the optimized int8 reader "
+                                      "reading only this many sentences of each paragraph (one variant each)")
+    students: list[str] = Field(default_factory=list, description="smaller readers (e.g. distilled students) measured "
+                                "in the same run as optimized int8 variants, against the same reference")
 
 
 class MetaConfig(BaseModel):

@@ -103,12 +103,14 @@ def train_reader(
     resume: bool = False,
     progress: bool = False,
     on_step: Callable[[int], None] | None = None,
+    loss_fn: Callable[[torch.nn.Module, dict[str, torch.Tensor]], torch.Tensor] | None = None,
 ) -> TrainResult:
     """Train, keep the epoch with the best dev F1 in `out_dir` (its threshold calibrated on dev rows).
 
     With `checkpoint_dir` and `train_cfg.checkpoint_every`, the run state is saved every N steps and at
     each epoch end; `resume` continues from it (same data, same config) and gives the weights an
-    uninterrupted run would have. `on_step(step)` is called after every optimizer step."""
+    uninterrupted run would have. `on_step(step)` is called after every optimizer step; `loss_fn(model, batch)`
+    replaces the model's own loss (distillation adds the teacher's soft targets)."""
     reader_cfg, train_cfg = reader_cfg or ReaderConfig(), train_cfg or TrainConfig()
     if not train_rows:
         raise ValueError("no training rows (check the shards and the split)")
@@ -159,7 +161,7 @@ def train_reader(
                 break
             batch = {k: torch.from_numpy(v).to(device) for k, v in windows.batch(idx, tok.pad_token_id or 0).items()}
             with autocast():
-                loss = model(**batch).loss
+                loss = loss_fn(model, batch) if loss_fn else model(**batch).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), train_cfg.max_grad_norm)
             optimizer.step()

@@ -49,6 +49,19 @@ def plot(results: list[dict], out: Path) -> list[Path]:
         fig.savefig(tmp, format="png", dpi=110)
     paths.append(out / "f1.png")
     plt.close(fig)
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for r in results:
+        ax.scatter(r["p50_ms"], r["f1"], color="#888" if r["variant"] == HF_PIPELINE else "#3b7dd8")
+        ax.annotate(r["variant"], (r["p50_ms"], r["f1"]), textcoords="offset points", xytext=(4, 3), fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel("p50 ms per question (batch 1, log scale)")
+    ax.set_ylabel("F1")
+    ax.set_title("Speed / quality frontier: up and to the left is better")
+    fig.tight_layout()
+    with atomic_path(out / "frontier.png") as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    paths.append(out / "frontier.png")
+    plt.close(fig)
     return paths
 
 
@@ -74,6 +87,8 @@ def markdown(results: list[dict], decision: GateDecision, context: dict) -> str:
         "",
         "![F1](f1.png)",
         "",
+        "![speed / quality frontier](frontier.png)",
+        "",
     ]
     return "\n".join(lines)
 
@@ -84,14 +99,12 @@ def write_report(results: list[dict], decision: GateDecision, context: dict, out
     table = pa.Table.from_pylist([{**{c: r[c] for c in COLUMNS}, "questions": r["questions"],
                                    "accepted": r["variant"] == decision.accepted} for r in results])
     paths = {"parquet": write_parquet(table, out / "bench.parquet")}
-    paths.update(dict(zip(("latency_png", "f1_png"), plot(results, out))))
+    paths.update(dict(zip(("latency_png", "f1_png", "frontier_png"), plot(results, out))))
     paths["markdown"] = write_text(markdown(results, decision, context), out / "report.md")
     return paths
 
 
 def machine() -> str:
-    import os
+    from zeroxqa.export.cpu import cpu_description, quantization_preset
 
-    from zeroxqa.export.cpu import quantization_preset
-
-    return f"{platform.machine()}, {os.cpu_count()} cores, int8 preset {quantization_preset()}"
+    return f"{cpu_description()} ({platform.machine()}), int8 preset {quantization_preset()}"

@@ -9,7 +9,7 @@ from zeroxqa.atomic import write_json
 from zeroxqa.bench.gate import HF_PIPELINE, decide
 from zeroxqa.bench.measure import measure_engine, measure_hf_pipeline, measure_in_subprocess
 from zeroxqa.bench.report import machine, write_report
-from zeroxqa.bench.variants import build_variants, size_mb
+from zeroxqa.bench.variants import build_variants, size_mb, student_variants
 from zeroxqa.config import BenchConfig, ReaderConfig
 from zeroxqa.model import read_card
 
@@ -25,7 +25,8 @@ def run_bench(reader_dir: str | Path, rows: list[dict], out: str | Path, cfg: Be
     if not rows:
         raise ValueError("no rows to benchmark on")
     progress("building variants (ONNX export, optimization, int8)...")
-    variants = build_variants(reader_dir, out / "variants", cfg.optimize_level, prebuilt)
+    variants = build_variants(reader_dir, out / "variants", cfg.optimize_level, prebuilt, cfg.skim_sentences)
+    variants |= student_variants(cfg.students, out / "variants", cfg.optimize_level, cfg.skim_sentences)
     results = []
     jobs = [(HF_PIPELINE, measure_hf_pipeline, Path(reader_dir))] if cfg.hf_pipeline else []
     jobs += [(name, measure_engine, folder) for name, folder in variants.items()]

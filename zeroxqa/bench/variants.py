@@ -4,29 +4,48 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from zeroxqa.export.onnx import export_onnx, optimize_onnx, quantize_int8
+from zeroxqa.export.onnx import export_onnx, optimize_onnx, quantize_int8, with_skimming
 
 REFERENCE = "torch-fp32"
 
 
 def build_variants(reader_dir: str | Path, out: str | Path, optimize_level: str = "O2",
-                   prebuilt: dict[str, Path] | None = None) -> dict[str, Path]:
+                   prebuilt: dict[str, Path] | None = None, skim_sentences: list[int] | None = None) -> dict[str, Path]:
     """name -> folder. The int8 model is quantized from the plain export (the reliable path); the optimized
-    graph is quantized too, through the default-tensor-type fallback. Variants in `prebuilt` (for example
-    the pipeline's quantize stage output) are used as they are."""
+    graph is quantized too, through the default-tensor-type fallback; each `skim_sentences` K adds the
+    optimized int8 model reading K sentences a paragraph. Variants in `prebuilt` (for example the pipeline's
+    quantize stage output) are used as they are."""
     out, prebuilt = Path(out), prebuilt or {}
     opt = f"onnx-{optimize_level.lower()}"
     if {REFERENCE, "onnx-fp32", opt, "onnx-int8", f"{opt}-int8"} <= set(prebuilt):
-        return {k: Path(v) for k, v in prebuilt.items()}
-    fp32 = prebuilt.get("onnx-fp32") or export_onnx(reader_dir, out / "onnx-fp32")
-    optimized = prebuilt.get(opt) or optimize_onnx(fp32, out / opt, optimize_level)
-    return {
-        REFERENCE: Path(reader_dir),
-        "onnx-fp32": Path(fp32),
-        opt: Path(optimized),
-        "onnx-int8": Path(prebuilt.get("onnx-int8") or quantize_int8(fp32, out / "onnx-int8")),
-        f"{opt}-int8": quantize_int8(optimized, out / f"{opt}-int8"),
-    }
+        variants = {k: Path(v) for k, v in prebuilt.items()}
+    else:
+        fp32 = prebuilt.get("onnx-fp32") or export_onnx(reader_dir, out / "onnx-fp32")
+        optimized = prebuilt.get(opt) or optimize_onnx(fp32, out / opt, optimize_level)
+        variants = {
+            REFERENCE: Path(reader_dir),
+            "onnx-fp32": Path(fp32),
+            opt: Path(optimized),
+            "onnx-int8": Path(prebuilt.get("onnx-int8") or quantize_int8(fp32, out / "onnx-int8")),
+            f"{opt}-int8": quantize_int8(optimized, out / f"{opt}-int8"),
+        }
+    for k in skim_sentences or []:
+        variants[f"{opt}-int8-skim{k}"] = with_skimming(variants[f"{opt}-int8"], out / f"{opt}-int8-skim{k}", k)
+    return variants
+
+
+def student_variants(students: list[str | Path], out: str | Path, optimize_level: str = "O2",
+                     skim_sentences: list[int] | None = None) -> dict[str, Path]:
+    """name -> folder for each smaller reader: its optimized int8 export (named after its folder), and the
+    same reading K sentences a paragraph for each `skim_sentences` K."""
+    out, opt, variants = Path(out), optimize_level.lower(), {}
+    for student in students:
+        name = f"{Path(student).name}-{opt}-int8"
+        fp32 = export_onnx(student, out / f"{Path(student).name}-fp32")
+        variants[name] = quantize_int8(optimize_onnx(fp32, out / f"{Path(student).name}-{opt}", optimize_level), out / name)
+        for k in skim_sentences or []:
+            variants[f"{name}-skim{k}"] = with_skimming(variants[name], out / f"{name}-skim{k}", k)
+    return variants
 
 
 def size_mb(folder: str | Path) -> float:

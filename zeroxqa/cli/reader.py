@@ -42,9 +42,7 @@ def train(
 ) -> None:
     """Fine-tune a reader on the train split of the shards; dev split picks the best epoch and the threshold.
     With checkpoints (every 500 steps by default), `--resume` continues an interrupted run exactly."""
-    from zeroxqa.dataset import load_rows, rows_sha256
     from zeroxqa.model import check_model_dir, load_reader
-    from zeroxqa.train import train_reader
 
     reader_cfg = ReaderConfig(max_length=max_length, doc_stride=doc_stride)
     train_cfg = TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, max_steps=max_steps, seed=seed,
@@ -53,19 +51,32 @@ def train(
                             checkpoint_every=checkpoint_every)
     with clear_input_errors():
         check_model_dir(base)
+    run_training(shards, domain, out, lambda: load_reader(base), f"base {base}", reader_cfg, train_cfg,
+                 checkpoint_dir, resume)
+
+
+def run_training(shards: list[Path], domain: list[str] | None, out: Path, make_reader, label: str, reader_cfg: ReaderConfig,
+                 train_cfg: TrainConfig, checkpoint_dir: Path | None, resume: bool, card: dict | None = None,
+                 make_loss=None) -> None:
+    """What `train` and `distill` share: rows, the card's data hashes, the loop with its checkpoints, the table."""
+    from zeroxqa.dataset import load_rows, rows_sha256
+    from zeroxqa.train import train_reader
+
+    with clear_input_errors():
         train_rows = load_rows(shards, "train", domain)
         dev_rows = load_rows(shards, "dev", domain)
     if not train_rows:
         err_console.print(f"[red]error:[/red] no rows in split 'train' of {[str(s) for s in shards]}"
                           + (f" for domains {domain}" if domain else ""))
         raise typer.Exit(2)
-    console.print(f"train {len(train_rows)} questions, dev {len(dev_rows)}; base {base}")
-    reader = load_reader(base)
-    card = {"train_data_sha256": rows_sha256(train_rows), "dev_data_sha256": rows_sha256(dev_rows),
+    console.print(f"train {len(train_rows)} questions, dev {len(dev_rows)}; {label}")
+    reader = make_reader()
+    card = {**(card or {}), "train_data_sha256": rows_sha256(train_rows), "dev_data_sha256": rows_sha256(dev_rows),
             "domains": sorted({r["domain"] for r in train_rows})}
     ckpt = checkpoint_dir or out.with_name(out.name + ".checkpoint")
     result = train_reader(reader, train_rows, dev_rows, out, reader_cfg, train_cfg, card=card,
-                          checkpoint_dir=ckpt if checkpoint_every else None, resume=resume, progress=True)
+                          checkpoint_dir=ckpt if train_cfg.checkpoint_every else None, resume=resume, progress=True,
+                          loss_fn=make_loss() if make_loss else None)
     keys = ("epoch", "step", "seconds", "exact", "f1", "HasAns_f1", "NoAns_f1", "null_threshold")
     print_table("Training", [{k: h.get(k) for k in keys} for h in result.history if "seconds" in h])
     console.print(f"{result.steps} steps, {result.tokens} tokens in {result.seconds:.0f} s "

@@ -1,4 +1,4 @@
-"""Speed commands: `export` (ONNX, optimization, int8) and `bench`."""
+"""Speed commands: `export` (ONNX, optimization, int8, skimming), `bench` and `distill`."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from typing import Annotated
 
 import typer
 
-from zeroxqa.cli.common import Domains, Shards, app, clear_input_errors, console, err_console, print_table
-from zeroxqa.config import BenchConfig
+from zeroxqa.cli.common import (_READER, DocStride, Domains, MaxLength, Shards, app, clear_input_errors, console,
+                                err_console, print_table)
+from zeroxqa.config import BenchConfig, DistillConfig, ReaderConfig, TrainConfig
+from zeroxqa.reference import DEFAULT_READER
 
 
 @app.command()
@@ -17,20 +19,23 @@ def export(
     out: Annotated[Path, typer.Option("--out", "-o", help="folder of the ONNX variant")],
     optimize: Annotated[str | None, typer.Option(help="ORT graph optimization level: O1, O2 or O3")] = None,
     quantize: Annotated[bool, typer.Option(help="dynamic int8 with this CPU's preset")] = True,
+    skim: Annotated[int | None, typer.Option(help="read only this many sentences of each paragraph (context skimming)")] = None,
 ) -> None:
     """Export a reader to ONNX, optionally graph-optimize it, and quantize it to int8."""
     from zeroxqa.export.cpu import quantization_preset
-    from zeroxqa.export.onnx import export_onnx, optimize_onnx, quantize_int8
+    from zeroxqa.export.onnx import export_onnx, optimize_onnx, quantize_int8, with_skimming
     from zeroxqa.model import check_model_dir
 
     with clear_input_errors():
         model = check_model_dir(model)
-    path = export_onnx(model, out.with_name(out.name + "-fp32") if optimize or quantize else out)
+    path = export_onnx(model, out.with_name(out.name + "-fp32") if optimize or quantize or skim else out)
     if optimize:
-        path = optimize_onnx(path, out.with_name(out.name + f"-{optimize.lower()}") if quantize else out, optimize)
+        path = optimize_onnx(path, out.with_name(out.name + f"-{optimize.lower()}") if quantize or skim else out, optimize)
     if quantize:
-        path = quantize_int8(path, out)
+        path = quantize_int8(path, out.with_name(out.name + "-int8") if skim else out)
         console.print(f"int8 preset: {quantization_preset()}")
+    if skim:
+        path = with_skimming(path, out, skim)
     console.print(f"ONNX reader: {path}")
 
 
@@ -50,6 +55,8 @@ def bench(
     threads: Annotated[int | None, typer.Option(help="threads per variant (default: all cores)")] = _BENCH.threads,
     max_f1_drop: Annotated[float, typer.Option(help="largest F1 loss of an accepted int8 model")] = _BENCH.max_f1_drop,
     hf_pipeline: Annotated[bool, typer.Option(help="measure the HF pipeline reference row")] = _BENCH.hf_pipeline,
+    skim: Annotated[list[int] | None, typer.Option(help="add a skimming variant reading this many sentences a paragraph (repeatable)")] = None,
+    student: Annotated[list[str] | None, typer.Option(help="a smaller reader (a distilled student) to measure in the same run (repeatable)")] = None,
 ) -> None:
     """Torch fp32, ONNX fp32, ONNX optimized and ONNX int8 against the HF pipeline: EM/F1, latency
     p50/p95/p99 at batch 1, throughput, size, peak memory; gate the int8 model; write Parquet, Markdown, PNG."""
@@ -59,12 +66,14 @@ def bench(
 
     with clear_input_errors():
         model = check_model_dir(model)
+        student = [check_model_dir(s) for s in student or []]
         rows = load_rows(shards, None if split == "all" else split, domain)
     if not rows:
         err_console.print(f"[red]error:[/red] no rows in split {split!r} of {[str(s) for s in shards]} to benchmark on")
         raise typer.Exit(2)
     cfg = BenchConfig(max_questions=max_questions, latency_questions=latency_questions, batch_size=batch_size,
-                      threads=threads, max_f1_drop=max_f1_drop, hf_pipeline=hf_pipeline)
+                      threads=threads, max_f1_drop=max_f1_drop, hf_pipeline=hf_pipeline,
+                      skim_sentences=skim or [], students=student or [])
     label = f"{split} split of {', '.join(str(s) for s in shards)}"
     result = run_bench(model, rows, out, cfg, data_label=label, progress=lambda m: console.print(f"[dim]{m}[/dim]"))
     shown = ("variant", "f1", "p50_ms", "p95_ms", "throughput_qps", "speedup_p50_vs_hf", "size_mb", "peak_rss_mb")
@@ -73,3 +82,56 @@ def bench(
         console.print(f"- {reason}", highlight=False)
     for name, path in result["paths"].items():
         console.print(f"{name}: {path}")
+
+
+_DISTILL, _TRAIN = DistillConfig(), TrainConfig()
+
+
+@app.command()
+def distill(
+    shards: Shards,
+    out: Annotated[Path, typer.Option("--out", "-o", help="folder of the student reader")],
+    teacher: Annotated[str, typer.Option(help="the reader to distill: 'squad' (the shipped one) or a folder")] = DEFAULT_READER,
+    layers: Annotated[int, typer.Option(help="transformer layers of the student (spread out from the teacher's)")] = _DISTILL.layers,
+    temperature: Annotated[float, typer.Option(help="softens the teacher's and student's distributions")] = _DISTILL.temperature,
+    alpha: Annotated[float, typer.Option(help="weight of the teacher's soft targets (the rest: gold labels)")] = _DISTILL.alpha,
+    domain: Domains = None,
+    epochs: Annotated[int, typer.Option()] = _TRAIN.epochs,
+    batch_size: Annotated[int, typer.Option()] = _TRAIN.batch_size,
+    learning_rate: Annotated[float, typer.Option("--lr")] = _TRAIN.learning_rate,
+    max_steps: Annotated[int | None, typer.Option(help="stop after this many steps")] = _TRAIN.max_steps,
+    max_length: MaxLength = _READER.max_length,
+    doc_stride: DocStride = _READER.doc_stride,
+    freeze_embeddings: Annotated[bool, typer.Option(help="keep the word embeddings fixed (the student then ships compact)")] = True,
+    negative_ratio: Annotated[float, typer.Option(help="same-article negatives per answerable question")] = _TRAIN.negative_ratio,
+    repeat_unanswerable: Annotated[int, typer.Option(help="times each real unanswerable question is seen an epoch")] = _TRAIN.repeat_unanswerable,
+    seed: Annotated[int, typer.Option()] = _TRAIN.seed,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = _TRAIN.device,
+    threads: Annotated[int | None, typer.Option(help="torch threads (CPU)")] = _TRAIN.threads,
+    checkpoint_every: Annotated[int, typer.Option(help="save the run state every N steps (0: never)")] = 500,
+    checkpoint_dir: Annotated[Path | None, typer.Option(help="where the run state goes; default OUT.checkpoint")] = None,
+    resume: Annotated[bool, typer.Option(help="continue from the checkpoint, mid-epoch")] = False,
+) -> None:
+    """Distill a reader into a smaller student: the teacher's layers thinned out, then trained on the
+    teacher's soft start/end distributions and the gold labels of the shards' train split. The student is a
+    reader like any other (export, quantize, bench, register)."""
+    from zeroxqa.cli.reader import run_training
+    from zeroxqa.distill import DistillationLoss, spread_layers, student_from_teacher
+    from zeroxqa.model import check_model_dir, load_reader
+
+    cfg = DistillConfig(layers=layers, temperature=temperature, alpha=alpha)
+    reader_cfg = ReaderConfig(max_length=max_length, doc_stride=doc_stride)
+    train_cfg = TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, max_steps=max_steps,
+                            seed=seed, device=device, freeze_embeddings=freeze_embeddings, negative_ratio=negative_ratio,
+                            repeat_unanswerable=repeat_unanswerable, threads=threads, checkpoint_every=checkpoint_every)
+    with clear_input_errors():
+        check_model_dir(teacher)
+    taught = load_reader(teacher)
+    try:
+        kept = spread_layers(taught.model.config.num_hidden_layers, layers)
+    except ValueError as e:
+        err_console.print(f"[red]error:[/red] --layers: {e}")
+        raise typer.Exit(2) from None
+    card = {"distilled_from": {"teacher": teacher, "teacher_layers": kept, **cfg.model_dump()}}
+    run_training(shards, domain, out, lambda: student_from_teacher(taught, kept), f"teacher {teacher}, student layers {kept}",
+                 reader_cfg, train_cfg, checkpoint_dir, resume, card, lambda: DistillationLoss(taught.model, cfg))

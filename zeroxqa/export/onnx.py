@@ -90,6 +90,23 @@ def quantize_int8(onnx_dir: str | Path, out: str | Path, preset: str | None = No
         return _finish(onnx_dir, target, out, variant)
 
 
+def with_skimming(onnx_dir: str | Path, out: str | Path, keep_sentences: int) -> Path:
+    """The same ONNX reader, set to read only the best `keep_sentences` sentences of each paragraph (its
+    card's "skim", which `QAEngine.load` applies): a variant the benchmark can measure and the gate promote."""
+    from zeroxqa.config import SkimConfig
+
+    onnx_dir, out = Path(onnx_dir), Path(out)
+    skim = SkimConfig(keep_sentences=keep_sentences).model_dump()
+    with atomic_dir(out) as tmp:
+        for f in onnx_dir.iterdir():
+            if f.is_file() and f.name != CARD_FILE:
+                shutil.copyfile(f, tmp / f.name)
+        card = read_card(onnx_dir)
+        card["skim"], card["variant"] = skim, {**card.get("variant", {}), "skim": skim}
+        (tmp / CARD_FILE).write_text(json.dumps(card, indent=2, default=str) + "\n")
+    return out
+
+
 def _quantize_with_default_type(src: Path, dst: Path, preset: str) -> None:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic

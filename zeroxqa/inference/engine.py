@@ -17,10 +17,11 @@ from tqdm.auto import tqdm
 
 from zeroxqa.batching import collate, length_grouped_batches
 from zeroxqa.card import read_card
-from zeroxqa.config import ReaderConfig
+from zeroxqa.config import ReaderConfig, SkimConfig
 from zeroxqa.decode import SpanPrediction, best_spans
 from zeroxqa.features import Features, prepare_features
 from zeroxqa.inference.lean import FastTokenizer
+from zeroxqa.skim import skim
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -72,6 +73,7 @@ class QAEngine:
     tokenizer: Union["PreTrainedTokenizerBase", FastTokenizer]
     cfg: ReaderConfig
     threshold: float = 0.0
+    skim: SkimConfig | None = None  # read only the best sentences of each context (a card's "skim")
     # a fast tokenizer's truncation settings live in shared Rust state: two threads tokenizing at once can
     # fail ("Already borrowed"), so a served engine tokenizes one request at a time (inference runs in parallel)
     tokenize_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -101,7 +103,8 @@ class QAEngine:
 
             reader = load_reader(model_dir)
             tokenizer, backend = reader.tokenizer, TorchBackend(reader.model, threads)
-        return cls(backend, tokenizer, cfg, float(card.get("null_threshold", 0.0)))
+        skim_cfg = SkimConfig(**card["skim"]) if card.get("skim") else None
+        return cls(backend, tokenizer, cfg, float(card.get("null_threshold", 0.0)), skim_cfg)
 
     @classmethod
     def from_reader(cls, reader, cfg: ReaderConfig, threshold: float | None = None) -> "QAEngine":
@@ -120,13 +123,16 @@ class QAEngine:
         return starts, ends
 
     def spans(self, questions: list[str], contexts: list[str], batch_size: int = 64, progress: bool = False) -> list[SpanPrediction]:
+        skims = [skim(q, c, self.skim.keep_sentences) for q, c in zip(questions, contexts)] if self.skim else None
+        read = [s.text for s in skims] if skims else contexts
         with self.tokenize_lock:
             if isinstance(self.tokenizer, FastTokenizer):
-                features = self.tokenizer.features(questions, contexts, self.cfg)
+                features = self.tokenizer.features(questions, read, self.cfg)
             else:
-                features = prepare_features(self.tokenizer, questions, contexts, self.cfg)
+                features = prepare_features(self.tokenizer, questions, read, self.cfg)
         starts, ends = self.window_logits(features, batch_size, progress)
-        return best_spans(features, starts, ends, contexts, self.cfg)
+        preds = best_spans(features, starts, ends, read, self.cfg)
+        return [s.restore(p, c) for s, p, c in zip(skims, preds, contexts)] if skims else preds
 
     def answer(self, questions: list[str], contexts: list[str], batch_size: int = 64) -> list[str]:
         """The answers, "" where the reader judges the question unanswerable."""

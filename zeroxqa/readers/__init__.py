@@ -67,6 +67,8 @@ def detect_format(path: Path) -> str:
             obj = json.loads(first)
         except json.JSONDecodeError as e:
             raise InputError(path, f"first line is not JSON ({e.msg})", row=1) from None
+        except RecursionError:
+            raise InputError(path, "first line is nested too deeply to read", row=1) from None
         if isinstance(obj, dict) and "header" in obj:
             return "mrqa-jsonl"
         return "paragraphs-jsonl"

@@ -15,7 +15,7 @@ def read(spec) -> Iterator[dict]:
     lines = json_lines(load_text(spec.path))
     try:
         header = json.loads(lines[0]).get("header", {})
-    except (json.JSONDecodeError, AttributeError):
+    except (json.JSONDecodeError, AttributeError, RecursionError):
         raise InputError(spec.path, "first line is not an MRQA header object", row=1) from None
     domain = spec.domain or str(header.get("dataset") or spec.path.stem)
     file = str(spec.path)
@@ -34,6 +34,8 @@ def read(spec) -> Iterator[dict]:
                 obj = json.loads(line, strict=False)
             except json.JSONDecodeError:
                 obj = None
+        except RecursionError:
+            control, obj = f"line {line_no} is nested too deeply to read", None
         context, qas = (obj.get("context"), obj.get("qas")) if isinstance(obj, dict) else (None, None)
         if not isinstance(context, str) or not isinstance(qas, list):
             row_no += 1

@@ -63,7 +63,7 @@ def read_jsonl(spec) -> Iterator[dict]:
             rec = json.loads(line)
             text = next(rec[k] for k in TEXT_KEYS if k in rec)
             domain = next((rec[k] for k in DOMAIN_KEYS if k in rec), "")
-        except (json.JSONDecodeError, StopIteration, TypeError) as e:
+        except (json.JSONDecodeError, RecursionError, StopIteration, TypeError) as e:
             reason = f"not a JSON object with one of the keys {list(TEXT_KEYS)} ({type(e).__name__})"
             yield row_problem(_row(spec, "", "", row_no), reason, line)
             continue

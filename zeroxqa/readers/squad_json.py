@@ -16,6 +16,8 @@ def read(spec) -> Iterator[dict]:
         doc = json.loads(load_text(spec.path))
     except json.JSONDecodeError as e:
         raise InputError(spec.path, f"not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+    except RecursionError:
+        raise InputError(spec.path, "not SQuAD JSON: nested too deeply to read") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
         raise InputError(spec.path, "not SQuAD JSON: expected an object with a 'data' list", field="data")
     file = str(spec.path)

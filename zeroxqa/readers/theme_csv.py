@@ -29,7 +29,7 @@ def parse_list_literal(value: str, field: str, item_type: type) -> list:
     """Parse a list literal safely (no eval); name the field when it is malformed."""
     try:
         parsed = ast.literal_eval(value.strip() or "[]")
-    except (ValueError, SyntaxError):
+    except (ValueError, SyntaxError, RecursionError, MemoryError):  # the last two: absurdly nested literals
         raise ValueError(f"malformed list literal in {field}: {value[:80]!r}") from None
     if not isinstance(parsed, list) or not all(isinstance(x, item_type) and not isinstance(x, bool) for x in parsed):
         raise ValueError(f"{field} must be a list of {item_type.__name__}, got {value[:80]!r}")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -26,24 +25,10 @@ from zeroxqa.config import RetrievalConfig
 from zeroxqa.errors import InputError
 from zeroxqa.retrieval.encoder import encode
 from zeroxqa.retrieval.fusion import ranked, rrf, top_indices, weighted
+from zeroxqa.terms import words
 
 INDEX_FILE = "index.json"
 METHODS = ("bm25", "dense", "fused", "rrf", "weighted")  # fused: the config's fusion (rrf or weighted)
-
-
-@lru_cache(maxsize=1)
-def _stemmer():
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
-
-
-def words(texts: list[str]) -> list[list[str]]:
-    """BM25's view of texts: lower-cased words, English stop words dropped, Snowball-stemmed ("refunds" and
-    "refund" match)."""
-    import bm25s
-
-    return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
 
 
 @dataclass
