@@ -112,6 +112,22 @@ def test_a_skimming_variant_is_loaded_with_its_setting(onnx_dirs, tmp_path):
     assert engine.answer(questions, contexts) == QAEngine.load(onnx_dirs["o2-int8"]).answer(questions, contexts)  # one sentence each
 
 
+def test_static_int8_is_calibrated_and_answers_like_fp32(onnx_dirs, tmp_path):
+    import onnx
+
+    from zeroxqa.export.onnx import quantize_static_int8
+
+    questions, contexts = [r["question"] for r in ROWS], [r["context"] for r in ROWS]
+    folder = quantize_static_int8(onnx_dirs["fp32"], tmp_path / "static", questions * 2, contexts * 2)
+    ops = {n.op_type for n in onnx.load(folder / "model.onnx").graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops  # QDQ: activations quantized with calibrated ranges
+    card = json.loads((folder / "zeroxqa_card.json").read_text())
+    assert card["variant"]["quantization"] == "static-qdq-minmax" and card["variant"]["calibration_windows"] == 8
+    assert QAEngine.load(folder).answer(questions, contexts) == QAEngine.load(onnx_dirs["fp32"]).answer(questions, contexts)
+    with pytest.raises(ValueError):
+        quantize_static_int8(onnx_dirs["fp32"], tmp_path / "none", [], [])
+
+
 def test_quantization_preset_follows_the_cpu():
     assert quantization_preset({"avx2", "avx512f", "avx512_vnni"}, "x86_64") == "avx512_vnni"
     assert quantization_preset({"avx2", "avx512f"}, "x86_64") == "avx512"

@@ -15,7 +15,10 @@ from zeroxqa.model import read_card
 
 
 def run_bench(reader_dir: str | Path, rows: list[dict], out: str | Path, cfg: BenchConfig | None = None,
-              data_label: str = "", progress=print, prebuilt: dict[str, Path] | None = None) -> dict:
+              data_label: str = "", progress=print, prebuilt: dict[str, Path] | None = None,
+              calibration_rows: list[dict] | None = None) -> dict:
+    """Every variant measured in its own process on `rows`; with `calibration_rows` (held apart from `rows`)
+    a statically quantized int8 variant too."""
     from zeroxqa.reference import whole_reader_dir
 
     cfg = cfg or BenchConfig()
@@ -27,6 +30,12 @@ def run_bench(reader_dir: str | Path, rows: list[dict], out: str | Path, cfg: Be
     progress("building variants (ONNX export, optimization, int8)...")
     variants = build_variants(reader_dir, out / "variants", cfg.optimize_level, prebuilt, cfg.skim_sentences)
     variants |= student_variants(cfg.students, out / "variants", cfg.optimize_level, cfg.skim_sentences)
+    if calibration_rows:
+        from zeroxqa.export.onnx import quantize_static_int8
+
+        variants["onnx-int8-static"] = quantize_static_int8(variants["onnx-fp32"], out / "variants" / "onnx-int8-static",
+                                                            [r["question"] for r in calibration_rows],
+                                                            [r["context"] for r in calibration_rows])
     results = []
     jobs = [(HF_PIPELINE, measure_hf_pipeline, Path(reader_dir))] if cfg.hf_pipeline else []
     jobs += [(name, measure_engine, folder) for name, folder in variants.items()]

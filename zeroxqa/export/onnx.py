@@ -8,6 +8,8 @@ import tempfile
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+
 from zeroxqa.atomic import atomic_dir
 from zeroxqa.export.cpu import quantization_preset
 from zeroxqa.model import CARD_FILE, read_card
@@ -88,6 +90,42 @@ def quantize_int8(onnx_dir: str | Path, out: str | Path, preset: str | None = No
             target = next(Path(work).glob("*quantized*.onnx")) if Path(target).is_dir() else Path(target)
             variant["quantizer"] = "optimum"
         return _finish(onnx_dir, target, out, variant)
+
+
+def quantize_static_int8(onnx_dir: str | Path, out: str | Path, questions: list[str], contexts: list[str],
+                         per_channel: bool = True) -> Path:
+    """Static int8 (QDQ): weights per channel and activations too, their ranges calibrated (min-max) on
+    windows of the given calibration questions, so no range is computed at run time. Calibrate on data the
+    reader will be evaluated against and the ranges are tuned to it: pass held-out training questions."""
+    import onnx
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    from zeroxqa.config import ReaderConfig
+    from zeroxqa.inference.lean import FastTokenizer
+
+    onnx_dir, out = Path(onnx_dir), Path(out)
+    if not questions:
+        raise ValueError("static quantization needs calibration questions")
+    cfg = ReaderConfig(**read_card(onnx_dir).get("reader_config", {}))
+    features = FastTokenizer(onnx_dir).features(questions, contexts, cfg)
+    names = {i.name for i in onnx.load(onnx_dir / ONNX_FILE, load_external_data=False).graph.input}
+    feeds = iter([{k: np.asarray([v[i]], dtype=np.int64) for k, v in (("input_ids", features.input_ids),
+                   ("attention_mask", features.attention_mask), ("token_type_ids", features.token_type_ids)) if k in names and v}
+                  for i in range(len(features))])
+
+    class Windows(CalibrationDataReader):
+        def get_next(self):
+            return next(feeds, None)
+
+    variant = {"precision": "int8", "quantization": "static-qdq-minmax", "per_channel": per_channel,
+               "calibration_windows": len(features), "quantizer": "onnxruntime"}
+    with tempfile.TemporaryDirectory() as work, quiet_libraries():
+        prepared = Path(work) / "prepared.onnx"
+        quant_pre_process(onnx_dir / ONNX_FILE, prepared, skip_symbolic_shape=True)
+        quantize_static(prepared, Path(work) / ONNX_FILE, Windows(), quant_format=QuantFormat.QDQ, per_channel=per_channel,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"])
+        return _finish(onnx_dir, Path(work) / ONNX_FILE, out, variant)
 
 
 def with_skimming(onnx_dir: str | Path, out: str | Path, keep_sentences: int) -> Path:

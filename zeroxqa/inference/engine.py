@@ -21,7 +21,7 @@ from zeroxqa.config import ReaderConfig, SkimConfig
 from zeroxqa.decode import SpanPrediction, best_spans
 from zeroxqa.features import Features, prepare_features
 from zeroxqa.inference.lean import FastTokenizer
-from zeroxqa.skim import skim
+from zeroxqa.skim import skim as skim_context
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -123,7 +123,7 @@ class QAEngine:
         return starts, ends
 
     def spans(self, questions: list[str], contexts: list[str], batch_size: int = 64, progress: bool = False) -> list[SpanPrediction]:
-        skims = [skim(q, c, self.skim.keep_sentences) for q, c in zip(questions, contexts)] if self.skim else None
+        skims = [skim_context(q, c, self.skim.keep_sentences) for q, c in zip(questions, contexts)] if self.skim else None
         read = [s.text for s in skims] if skims else contexts
         with self.tokenize_lock:
             if isinstance(self.tokenizer, FastTokenizer):
