@@ -164,6 +164,12 @@ def test_bench_writes_report_parquet_and_plots(trained_dir, tmp_path):
     by = {r["variant"]: r for r in table}
     assert by["torch-fp32"]["f1"] == 100.0 and by["onnx-int8"]["f1"] == 100.0
     assert all(r["p50_ms"] > 0 and r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"] and r["peak_rss_mb"] > 0 for r in table)
+    # where a question's milliseconds go: each stage timed, together about the whole (the HF pipeline is opaque)
+    stages = ("skim_ms", "tokenize_ms", "infer_ms", "decode_ms")
+    for r in table[1:]:
+        assert all(r[s] >= 0 for s in stages) and r["infer_ms"] > 0 and sum(r[s] for s in stages) <= 2 * r["p50_ms"]
+    assert by["onnx-o2-int8-skim1"]["skim_ms"] > by["onnx-o2-int8"]["skim_ms"]
+    assert all(np.isnan(by[HF_PIPELINE][s]) for s in stages)
     assert by["onnx-int8"]["size_mb"] < by["onnx-fp32"]["size_mb"]
     assert sum(r["accepted"] for r in table) == 1 and "int8" in out["decision"].accepted
     report = (tmp_path / "bench" / "report.md").read_text()

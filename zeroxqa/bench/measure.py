@@ -1,6 +1,6 @@
 """Measure one variant in a fresh process, so its peak memory is its own and no variant warms another's
-caches: EM / F1 on dev rows, latency per question at batch 1 (tokenize + infer + decode), throughput at a
-larger batch."""
+caches: EM / F1 on dev rows, latency per question at batch 1 (tokenize + infer + decode) with the median of
+each stage, throughput at a larger batch."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import numpy as np
 
 from zeroxqa.config import BenchConfig
 from zeroxqa.evaluate import ALL, Evaluation
+from zeroxqa.inference.engine import STAGES
 
 
 def peak_rss_mb() -> float:
@@ -38,9 +39,11 @@ def _latencies(answer_one, rows: list[dict], cfg: BenchConfig) -> list[float]:
     return out
 
 
-def _summary(name: str, latencies: list[float], seconds: float, n: int, metrics: dict) -> dict:
+def _summary(name: str, latencies: list[float], seconds: float, n: int, metrics: dict,
+             stages: dict[str, float] | None = None) -> dict:
     lat = np.array(latencies)
     return {
+        **{f"{stage}_ms": (stages or {}).get(stage, float("nan")) for stage in STAGES},
         "variant": name,
         "exact": metrics["exact"],
         "f1": metrics["f1"],
@@ -65,8 +68,16 @@ def measure_engine(name: str, model_dir: str, rows: list[dict], cfg: BenchConfig
     spans = engine.spans([r["question"] for r in rows], [r["context"] for r in rows], cfg.batch_size)
     seconds = time.perf_counter() - t
     metrics = next(m for m in Evaluation(rows, spans, engine.threshold).per_domain() if m["domain"] == ALL)
-    latencies = _latencies(lambda q, c: engine.answer([q], [c]), rows, cfg)
-    return _summary(name, latencies, seconds, len(rows), metrics)
+    per_question: list[dict[str, float]] = []
+
+    def answer_one(q: str, c: str) -> None:
+        per_question.append({})
+        engine.spans([q], [c], timings=per_question[-1])
+
+    latencies = _latencies(answer_one, rows, cfg)
+    timed = per_question[cfg.warmup:]
+    stages = {s: float(np.median([t[s] for t in timed])) * 1000 for s in STAGES}  # medians: p50 per stage
+    return _summary(name, latencies, seconds, len(rows), metrics, stages)
 
 
 def measure_hf_pipeline(name: str, model_dir: str, rows: list[dict], cfg: BenchConfig) -> dict:

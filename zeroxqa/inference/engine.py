@@ -8,6 +8,7 @@ It is what `zeroxqa answer`, evaluation, the benchmark and later serving use.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, Union
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
 Batch = dict[str, np.ndarray]
+STAGES = ("skim", "tokenize", "infer", "decode")  # what `QAEngine.spans` times
 
 
 class Backend(Protocol):
@@ -122,17 +124,29 @@ class QAEngine:
                 starts[i], ends[i] = s[row, :n], e[row, :n]
         return starts, ends
 
-    def spans(self, questions: list[str], contexts: list[str], batch_size: int = 64, progress: bool = False) -> list[SpanPrediction]:
+    def spans(self, questions: list[str], contexts: list[str], batch_size: int = 64, progress: bool = False,
+              timings: dict[str, float] | None = None) -> list[SpanPrediction]:
+        """The best span of each question in its context. `timings`, if given, receives the seconds spent
+        per stage (skim, tokenize, infer, decode): where a question's milliseconds go."""
+        clock = [time.perf_counter()]
         skims = [skim_context(q, c, self.skim.keep_sentences) for q, c in zip(questions, contexts)] if self.skim else None
         read = [s.text for s in skims] if skims else contexts
+        clock.append(time.perf_counter())
         with self.tokenize_lock:
             if isinstance(self.tokenizer, FastTokenizer):
                 features = self.tokenizer.features(questions, read, self.cfg)
             else:
                 features = prepare_features(self.tokenizer, questions, read, self.cfg)
+        clock.append(time.perf_counter())
         starts, ends = self.window_logits(features, batch_size, progress)
+        clock.append(time.perf_counter())
         preds = best_spans(features, starts, ends, read, self.cfg)
-        return [s.restore(p, c) for s, p, c in zip(skims, preds, contexts)] if skims else preds
+        preds = [s.restore(p, c) for s, p, c in zip(skims, preds, contexts)] if skims else preds
+        clock.append(time.perf_counter())
+        if timings is not None:
+            for stage, a, b in zip(STAGES, clock, clock[1:]):
+                timings[stage] = timings.get(stage, 0.0) + b - a
+        return preds
 
     def answer(self, questions: list[str], contexts: list[str], batch_size: int = 64) -> list[str]:
         """The answers, "" where the reader judges the question unanswerable."""
