@@ -13,3 +13,21 @@ ROWS = [
     {"id": "e", "domain": "e", "context": "The meeting starts at noon on Friday.", "question": "Who chairs the meeting?",
      "answers": [], "is_impossible": True},
 ]
+
+
+def train_tiny_reader(out, layers: int = 2):
+    """A tiny random BERT reader (real MiniLM tokenizer) trained until it answers ROWS, saved like any reader."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForQuestionAnswering
+
+    from zeroxqa.config import TrainConfig
+    from zeroxqa.model import Reader, resolve_model_path
+    from zeroxqa.train import train_reader
+
+    torch.manual_seed(0)
+    tok = AutoTokenizer.from_pretrained(resolve_model_path("minilm"))
+    config = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=layers, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=512)
+    cfg = TrainConfig(epochs=40, batch_size=4, learning_rate=3e-3, warmup_ratio=0.0, seed=0)
+    train_reader(Reader(BertForQuestionAnswering(config), tok, {}), ROWS, ROWS, out, SMALL, cfg)
+    return out

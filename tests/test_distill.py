@@ -11,25 +11,13 @@ import torch
 from zeroxqa.config import DistillConfig, TrainConfig
 from zeroxqa.distill import DistillationLoss, soft_cross_entropy, spread_layers, student_from_teacher
 
-from helpers import ROWS, SMALL
+from helpers import ROWS, SMALL, train_tiny_reader
 
 
 @pytest.fixture(scope="module")
 def teacher_dir(tmp_path_factory):
     """A tiny 4-layer reader trained to answer ROWS, saved like any reader."""
-    from transformers import AutoTokenizer, BertConfig, BertForQuestionAnswering
-
-    from zeroxqa.model import Reader, resolve_model_path
-    from zeroxqa.train import train_reader
-
-    torch.manual_seed(0)
-    tok = AutoTokenizer.from_pretrained(resolve_model_path("minilm"))
-    config = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=4, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=512)
-    out = tmp_path_factory.mktemp("teacher") / "reader"
-    cfg = TrainConfig(epochs=40, batch_size=4, learning_rate=3e-3, warmup_ratio=0.0, seed=0)
-    train_reader(Reader(BertForQuestionAnswering(config), tok, {}), ROWS, ROWS, out, SMALL, cfg)
-    return out
+    return train_tiny_reader(tmp_path_factory.mktemp("teacher") / "reader", layers=4)
 
 
 def test_student_layers_are_spread_out_and_end_with_the_last():

@@ -15,27 +15,13 @@ from zeroxqa.export.onnx import export_onnx, optimize_onnx, quantize_int8
 from zeroxqa.features import prepare_features
 from zeroxqa.inference import QAEngine
 
-from helpers import ROWS, SMALL
+from helpers import ROWS, SMALL, train_tiny_reader
 
 
 @pytest.fixture(scope="module")
 def trained_dir(tmp_path_factory):
     """A tiny reader trained to answer ROWS perfectly, saved like any reader."""
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertForQuestionAnswering
-
-    from zeroxqa.config import TrainConfig
-    from zeroxqa.model import Reader, resolve_model_path
-    from zeroxqa.train import train_reader
-
-    torch.manual_seed(0)
-    tok = AutoTokenizer.from_pretrained(resolve_model_path("minilm"))
-    config = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=512)
-    out = tmp_path_factory.mktemp("tiny") / "reader"
-    cfg = TrainConfig(epochs=40, batch_size=4, learning_rate=3e-3, warmup_ratio=0.0, seed=0)
-    train_reader(Reader(BertForQuestionAnswering(config), tok, {}), ROWS, ROWS, out, SMALL, cfg)
-    return out
+    return train_tiny_reader(tmp_path_factory.mktemp("tiny") / "reader")
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,16 @@ def add_ratios(results: list[dict]) -> None:
         r["speedup_p50_vs_hf"] = hf["p50_ms"] / r["p50_ms"] if hf else float("nan")
 
 
+def _save(fig, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+    return path
+
+
 def plot(results: list[dict], out: Path) -> list[Path]:
     import matplotlib
 
@@ -28,27 +38,19 @@ def plot(results: list[dict], out: Path) -> list[Path]:
 
     names = [r["variant"] for r in results]
     paths = []
-    fig, ax = plt.subplots(figsize=(8, 4))
+    fig, ax = plt.subplots(figsize=(max(8, 0.9 * len(names)), 4))
     ax.boxplot([r["latencies_ms"] for r in results], showfliers=True)
     ax.set_xticks(range(1, len(names) + 1), names, rotation=20)
     ax.set_ylabel("ms per question (batch 1)")
     ax.set_title("Latency: tokenize + infer + decode")
-    fig.tight_layout()
-    with atomic_path(out / "latency.png") as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    paths.append(out / "latency.png")
-    plt.close(fig)
-    fig, ax = plt.subplots(figsize=(8, 4))
+    paths.append(_save(fig, out / "latency.png"))
+    fig, ax = plt.subplots(figsize=(max(8, 0.9 * len(names)), 4))
     bars = ax.bar(names, [r["f1"] for r in results], color=["#888" if n == HF_PIPELINE else "#3b7dd8" for n in names])
     ax.bar_label(bars, fmt="%.1f")
     ax.set_ylabel("F1")
     ax.set_title("F1 on dev per variant")
     ax.tick_params(axis="x", rotation=20)
-    fig.tight_layout()
-    with atomic_path(out / "f1.png") as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    paths.append(out / "f1.png")
-    plt.close(fig)
+    paths.append(_save(fig, out / "f1.png"))
     fig, ax = plt.subplots(figsize=(8, 5))
     for r in results:
         ax.scatter(r["p50_ms"], r["f1"], color="#888" if r["variant"] == HF_PIPELINE else "#3b7dd8")
@@ -57,11 +59,7 @@ def plot(results: list[dict], out: Path) -> list[Path]:
     ax.set_xlabel("p50 ms per question (batch 1, log scale)")
     ax.set_ylabel("F1")
     ax.set_title("Speed / quality frontier: up and to the left is better")
-    fig.tight_layout()
-    with atomic_path(out / "frontier.png") as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    paths.append(out / "frontier.png")
-    plt.close(fig)
+    paths.append(_save(fig, out / "frontier.png"))
     return paths
 
 

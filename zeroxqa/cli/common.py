@@ -1,5 +1,5 @@
 """What every command group shares: the Typer app, the consoles, clear input errors, tables, and the
-argument types of shard-reading commands."""
+argument types of shard-reading and training commands."""
 
 from __future__ import annotations
 
@@ -53,3 +53,18 @@ Shards = Annotated[list[Path], typer.Argument(help="QA shard files, or shard fol
 Domains = Annotated[list[str] | None, typer.Option("--domain", help="only these domains (repeatable)")]
 MaxLength = Annotated[int, typer.Option(help="tokens per window")]
 DocStride = Annotated[int, typer.Option(help="overlap of windows, in tokens")]
+
+
+# options of the training commands (`train`, `distill`)
+Epochs = Annotated[int, typer.Option()]
+BatchSize = Annotated[int, typer.Option()]
+LearningRate = Annotated[float, typer.Option("--lr")]
+MaxSteps = Annotated[int | None, typer.Option(help="stop after this many steps")]
+Seed = Annotated[int, typer.Option()]
+Device = Annotated[str, typer.Option(help="auto, cpu or cuda")]
+NegativeRatio = Annotated[float, typer.Option(help="same-article negatives per answerable question")]
+RepeatUnanswerable = Annotated[int, typer.Option(help="times each real unanswerable question is seen an epoch")]
+Threads = Annotated[int | None, typer.Option(help="torch threads (CPU)")]
+CheckpointEvery = Annotated[int, typer.Option(help="save the run state every N steps (0: never)")]
+CheckpointDir = Annotated[Path | None, typer.Option(help="where the run state goes; default OUT.checkpoint")]
+Resume = Annotated[bool, typer.Option(help="continue from the checkpoint, mid-epoch")]

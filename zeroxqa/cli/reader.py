@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
-from zeroxqa.cli.common import (_READER, DocStride, Domains, MaxLength, Shards, app, clear_input_errors, console,
-                                err_console, print_table)
+from zeroxqa.cli.common import (_READER, BatchSize, CheckpointDir, CheckpointEvery, Device, DocStride, Domains, Epochs,
+                                LearningRate, MaxLength, MaxSteps, NegativeRatio, RepeatUnanswerable, Resume, Seed, Shards,
+                                Threads, app, clear_input_errors, console, err_console, print_table)
 from zeroxqa.config import ReaderConfig, TrainConfig
 from zeroxqa.reference import DEFAULT_READER
 
@@ -22,23 +23,23 @@ def train(
     base: Annotated[str, typer.Option(help="starting point: 'squad' (the shipped reference reader), 'minilm' (the bare "
                                            "encoder), a HF name or a folder")] = DEFAULT_READER,
     domain: Domains = None,
-    epochs: Annotated[int, typer.Option()] = _TRAIN.epochs,
-    batch_size: Annotated[int, typer.Option()] = _TRAIN.batch_size,
-    learning_rate: Annotated[float, typer.Option("--lr")] = _TRAIN.learning_rate,
-    max_steps: Annotated[int | None, typer.Option(help="stop after this many steps")] = _TRAIN.max_steps,
+    epochs: Epochs = _TRAIN.epochs,
+    batch_size: BatchSize = _TRAIN.batch_size,
+    learning_rate: LearningRate = _TRAIN.learning_rate,
+    max_steps: MaxSteps = _TRAIN.max_steps,
     max_length: MaxLength = _READER.max_length,
     doc_stride: DocStride = _READER.doc_stride,
-    seed: Annotated[int, typer.Option()] = _TRAIN.seed,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = _TRAIN.device,
+    seed: Seed = _TRAIN.seed,
+    device: Device = _TRAIN.device,
     precision: Annotated[str, typer.Option(help="auto, fp32 or bf16 (autocast)")] = _TRAIN.precision,
     freeze_embeddings: Annotated[bool, typer.Option(help="keep the word embeddings fixed")] = _TRAIN.freeze_embeddings,
-    negative_ratio: Annotated[float, typer.Option(help="same-article negatives per answerable question")] = _TRAIN.negative_ratio,
-    repeat_unanswerable: Annotated[int, typer.Option(help="times each real unanswerable question is seen an epoch")] = _TRAIN.repeat_unanswerable,
+    negative_ratio: NegativeRatio = _TRAIN.negative_ratio,
+    repeat_unanswerable: RepeatUnanswerable = _TRAIN.repeat_unanswerable,
     warmup_ratio: Annotated[float, typer.Option()] = _TRAIN.warmup_ratio,
-    threads: Annotated[int | None, typer.Option(help="torch threads (CPU)")] = _TRAIN.threads,
-    checkpoint_every: Annotated[int, typer.Option(help="save the run state every N steps (0: never)")] = 500,
-    checkpoint_dir: Annotated[Path | None, typer.Option(help="where the run state goes; default OUT.checkpoint")] = None,
-    resume: Annotated[bool, typer.Option(help="continue from the checkpoint, mid-epoch")] = False,
+    threads: Threads = _TRAIN.threads,
+    checkpoint_every: CheckpointEvery = 500,
+    checkpoint_dir: CheckpointDir = None,
+    resume: Resume = False,
 ) -> None:
     """Fine-tune a reader on the train split of the shards; dev split picks the best epoch and the threshold.
     With checkpoints (every 500 steps by default), `--resume` continues an interrupted run exactly."""
