@@ -140,11 +140,16 @@ def test_bench_writes_report_parquet_and_plots(trained_dir, tmp_path):
     from zeroxqa.bench.run import run_bench
 
     cfg = BenchConfig(latency_questions=5, warmup=1, batch_size=4, threads=1, skim_sentences=[1], students=[str(trained_dir)])
-    out = run_bench(trained_dir, ROWS, tmp_path / "bench", cfg, data_label="ROWS", progress=lambda m: None)
+    out = run_bench(trained_dir, ROWS, tmp_path / "bench", cfg, data_label="ROWS", progress=lambda m: None,
+                    calibration_rows=ROWS[:3] + ROWS[3:] * 2)
     table = pq.read_table(tmp_path / "bench" / "bench.parquet").to_pylist()
     names = [r["variant"] for r in table]
     assert names == [HF_PIPELINE, "torch-fp32", "onnx-fp32", "onnx-o2", "onnx-int8", "onnx-o2-int8", "onnx-o2-int8-skim1",
-                     "reader-o2-int8", "reader-o2-int8-skim1"]  # a student (here the reader itself) in the same run
+                     "reader-o2-int8", "reader-o2-int8-skim1", "onnx-int8-static"]  # a student (the reader itself) too
+    for name, folder in out["variants"].items():  # each ONNX variant's threshold set again on the calibration rows
+        card = json.loads((folder / "zeroxqa_card.json").read_text())
+        assert (card.get("threshold_calibration", {}).get("split") == "calibration") == (name != "torch-fp32"), name
+        assert [r["threshold"] for r in table if r["variant"] == name] == [card["null_threshold"]]
     skimmed = json.loads((out["variants"]["onnx-o2-int8-skim1"] / "zeroxqa_card.json").read_text())
     assert skimmed["skim"] == {"keep_sentences": 1} and skimmed["variant"]["precision"] == "int8"
     by = {r["variant"]: r for r in table}

@@ -87,6 +87,7 @@ class BenchConfig(BaseModel):
                                       "reading only this many sentences of each paragraph (one variant each)")
     students: list[str] = Field(default_factory=list, description="smaller readers (e.g. distilled students) measured "
                                 "in the same run as optimized int8 variants, against the same reference")
+    calibration_questions: int = Field(256, ge=1, description="held-out questions that calibrate static int8's ranges")
 
 
 class MetaConfig(BaseModel):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 
+from zeroxqa.config import ReaderConfig
 from zeroxqa.decode import SpanPrediction
 from zeroxqa.metrics import best_f1_threshold, gold_texts, squad_metrics
 from zeroxqa.inference.engine import QAEngine
@@ -65,3 +67,24 @@ def evaluate(engine: QAEngine, rows: list[dict], batch_size: int = 64, threshold
     """Run the engine (torch or ONNX) over the rows; metrics come from the returned `Evaluation`."""
     spans = engine.spans([r["question"] for r in rows], [r["context"] for r in rows], batch_size, progress)
     return Evaluation(rows, spans, engine.threshold if threshold is None else threshold)
+
+
+def recalibrate(folder: str | Path, rows: list[dict], cfg: ReaderConfig | None = None, split: str = "dev",
+                batch_size: int = 64, progress: bool = False) -> tuple[float, float, float, float]:
+    """Calibrate the no-answer threshold of the reader in `folder` again on labelled rows and write it into its
+    card: (old threshold, new threshold, F1 on the rows at the old one, at the new one). Quantizing,
+    skimming or distilling a reader shifts its null scores, so each variant needs its own threshold."""
+    from zeroxqa.atomic import write_json
+    from zeroxqa.card import CARD_FILE, read_card
+    from zeroxqa.dataset import rows_sha256
+
+    folder = Path(folder)
+    ev = evaluate(QAEngine.load(str(folder), cfg=cfg), rows, batch_size, progress=progress)
+    threshold = ev.abstention_threshold()
+    f1 = {t: next(m for m in ev.per_domain(t) if m["domain"] == ALL)["f1"] for t in (ev.threshold, threshold)}
+    card = read_card(folder)
+    card.update({"null_threshold": threshold, "threshold_calibrated": True,
+                 "threshold_calibration": {"rows": len(rows), "data_sha256": rows_sha256(rows), "split": split,
+                                           "previous": ev.threshold}})
+    write_json(card, folder / CARD_FILE)
+    return ev.threshold, threshold, f1[ev.threshold], f1[threshold]

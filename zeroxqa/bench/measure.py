@@ -40,9 +40,10 @@ def _latencies(answer_one, rows: list[dict], cfg: BenchConfig) -> list[float]:
 
 
 def _summary(name: str, latencies: list[float], seconds: float, n: int, metrics: dict,
-             stages: dict[str, float] | None = None) -> dict:
+             stages: dict[str, float] | None = None, threshold: float = float("nan")) -> dict:
     lat = np.array(latencies)
     return {
+        "threshold": threshold,
         **{f"{stage}_ms": (stages or {}).get(stage, float("nan")) for stage in STAGES},
         "variant": name,
         "exact": metrics["exact"],
@@ -77,7 +78,7 @@ def measure_engine(name: str, model_dir: str, rows: list[dict], cfg: BenchConfig
     latencies = _latencies(answer_one, rows, cfg)
     timed = per_question[cfg.warmup:]
     stages = {s: float(np.median([t[s] for t in timed])) * 1000 for s in STAGES}  # medians: p50 per stage
-    return _summary(name, latencies, seconds, len(rows), metrics, stages)
+    return _summary(name, latencies, seconds, len(rows), metrics, stages, engine.threshold)
 
 
 def measure_hf_pipeline(name: str, model_dir: str, rows: list[dict], cfg: BenchConfig) -> dict:

@@ -142,12 +142,8 @@ def calibrate(
 ) -> None:
     """Calibrate a reader's no-answer threshold again on labelled rows (on their domains that hold unanswerable
     questions; rows with none can only raise it) and write it into the reader's card."""
-    import json
-
-    from zeroxqa.atomic import write_json
-    from zeroxqa.dataset import load_rows, rows_sha256
-    from zeroxqa.evaluate import ALL, evaluate
-    from zeroxqa.inference.engine import QAEngine
+    from zeroxqa.dataset import load_rows
+    from zeroxqa.evaluate import recalibrate
     from zeroxqa.model import CARD_FILE, check_model_dir
     from zeroxqa.reference import REFERENCE_DIR
 
@@ -160,17 +156,10 @@ def calibrate(
     if not rows:
         err_console.print(f"[red]error:[/red] no rows in split {split!r} of {[str(s) for s in shards]}")
         raise typer.Exit(2)
-    engine = QAEngine.load(str(folder), cfg=ReaderConfig(max_length=max_length, doc_stride=doc_stride))
-    ev = evaluate(engine, rows, progress=True)
-    threshold = ev.abstention_threshold()
-    f1 = {t: next(m for m in ev.per_domain(t) if m["domain"] == ALL)["f1"] for t in (ev.threshold, threshold)}
-    card = json.loads((folder / CARD_FILE).read_text()) if (folder / CARD_FILE).exists() else {}
-    card.update({"null_threshold": threshold, "threshold_calibrated": True,
-                 "threshold_calibration": {"rows": len(rows), "data_sha256": rows_sha256(rows), "split": split,
-                                           "previous": ev.threshold}})
-    write_json(card, folder / CARD_FILE)
-    console.print(f"threshold {ev.threshold:.3f} -> {threshold:.3f}; F1 on these {len(rows)} rows {f1[ev.threshold]:.2f} -> "
-                  f"{f1[threshold]:.2f}; written to {folder / CARD_FILE}")
+    old, new, f1_old, f1_new = recalibrate(folder, rows, ReaderConfig(max_length=max_length, doc_stride=doc_stride), split,
+                                          progress=True)
+    console.print(f"threshold {old:.3f} -> {new:.3f}; F1 on these {len(rows)} rows {f1_old:.2f} -> {f1_new:.2f}; "
+                  f"written to {folder / CARD_FILE}")
 
 
 def read_text_arg(value: str | None, file: Path | None, name: str) -> str:

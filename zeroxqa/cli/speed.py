@@ -58,8 +58,8 @@ def bench(
     hf_pipeline: Annotated[bool, typer.Option(help="measure the HF pipeline reference row")] = _BENCH.hf_pipeline,
     skim: Annotated[list[int] | None, typer.Option(help="add a skimming variant reading this many sentences a paragraph (repeatable)")] = None,
     student: Annotated[list[str] | None, typer.Option(help="a smaller reader (a distilled student) to measure in the same run (repeatable)")] = None,
-    calibrate_on: Annotated[list[Path] | None, typer.Option(help="shards whose dev questions calibrate a static int8 variant (never the benchmark's own)")] = None,
-    calibration_questions: Annotated[int, typer.Option(help="dev questions used to calibrate it")] = 256,
+    calibrate_on: Annotated[list[Path] | None, typer.Option(help="shards whose dev questions calibrate each ONNX variant's "
+                                                                 "threshold and a static int8 variant (never the benchmark's own)")] = None,
 ) -> None:
     """Torch fp32, ONNX fp32, ONNX optimized and ONNX int8 against the HF pipeline: EM/F1, latency
     p50/p95/p99 at batch 1, throughput, size, peak memory; gate the int8 model; write Parquet, Markdown, PNG."""
@@ -71,7 +71,7 @@ def bench(
         model = check_model_dir(model)
         student = [check_model_dir(s) for s in student or []]
         rows = load_rows(shards, None if split == "all" else split, domain)
-        calibration = load_rows(calibrate_on, "dev", None)[:calibration_questions] if calibrate_on else None
+        calibration = load_rows(calibrate_on, "dev", None) if calibrate_on else None
     if not rows:
         err_console.print(f"[red]error:[/red] no rows in split {split!r} of {[str(s) for s in shards]} to benchmark on")
         raise typer.Exit(2)
