@@ -30,7 +30,10 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def plot(results: list[dict], out: Path) -> list[Path]:
+SPEED_GOAL = 6.0  # times the HF pipeline's p50: the speed the frontier plot marks
+
+
+def plot(results: list[dict], out: Path, decision: GateDecision | None = None) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -55,6 +58,14 @@ def plot(results: list[dict], out: Path) -> list[Path]:
     for r in results:
         ax.scatter(r["p50_ms"], r["f1"], color="#888" if r["variant"] == HF_PIPELINE else "#3b7dd8")
         ax.annotate(r["variant"], (r["p50_ms"], r["f1"]), textcoords="offset points", xytext=(4, 3), fontsize=8)
+    hf = next((r for r in results if r["variant"] == HF_PIPELINE), None)
+    if hf:
+        ax.axvline(hf["p50_ms"] / SPEED_GOAL, color="#c44", linestyle="--", linewidth=1, label=f"{SPEED_GOAL:g}x the HF pipeline")
+    if decision:
+        ax.axhline(decision.reference_f1 - decision.max_f1_drop, color="#888", linestyle=":", linewidth=1,
+                   label=f"F1 budget ({decision.max_f1_drop:g} below the reference)")
+    if hf or decision:
+        ax.legend(loc="lower right", fontsize=8)
     ax.set_xscale("log")
     ax.set_xlabel("p50 ms per question (batch 1, log scale)")
     ax.set_ylabel("F1")
@@ -97,7 +108,7 @@ def write_report(results: list[dict], decision: GateDecision, context: dict, out
     table = pa.Table.from_pylist([{**{c: r[c] for c in COLUMNS}, "questions": r["questions"],
                                    "accepted": r["variant"] == decision.accepted} for r in results])
     paths = {"parquet": write_parquet(table, out / "bench.parquet")}
-    paths.update(dict(zip(("latency_png", "f1_png", "frontier_png"), plot(results, out))))
+    paths.update(dict(zip(("latency_png", "f1_png", "frontier_png"), plot(results, out, decision))))
     paths["markdown"] = write_text(markdown(results, decision, context), out / "report.md")
     return paths
 
