@@ -194,3 +194,16 @@ def test_jsonl_record_with_raw_line_separators_stays_whole(tmp_path):
     result = shard([SourceSpec(path)], tmp_path / "out")
     recon = result.reconciliation.to_pylist()
     assert sum(r["read"] for r in recon) == 1 and sum(r["kept"] for r in recon) == 1 and result.quarantined == 0
+
+
+def test_options_no_config_accepts_end_with_exit_2_and_the_rule(tmp_path):
+    """As a user types it (the installed `zeroxqa` command): a window too short for question + stride."""
+    import subprocess
+    import sys
+
+    zeroxqa = Path(sys.executable).with_name("zeroxqa")
+    done = subprocess.run([str(zeroxqa), "train", str(tmp_path), "--out", str(tmp_path / "m"), "--max-length", "64"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "invalid options" in done.stderr and "must not exceed max_length (64)" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -10,7 +10,21 @@ __all__ = ["app", "main"]
 
 
 def main() -> None:
-    app()
+    """The `zeroxqa` command. Options that no config accepts together (a window too short for the question and
+    the stride, say) end with exit 2 and the rule they break, not a traceback."""
+    import sys
+
+    from pydantic import ValidationError
+
+    from zeroxqa.cli.common import err_console
+
+    try:
+        app()
+    except ValidationError as e:
+        for problem in e.errors():
+            where = ".".join(str(p) for p in problem["loc"]) or e.title
+            err_console.print(f"[red]error:[/red] invalid options ({where}): {problem['msg']}", highlight=False)
+        sys.exit(2)
 
 
 if __name__ == "__main__":
