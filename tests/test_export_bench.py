@@ -146,10 +146,12 @@ def test_bench_writes_report_parquet_and_plots(trained_dir, tmp_path):
     names = [r["variant"] for r in table]
     assert names == [HF_PIPELINE, "torch-fp32", "onnx-fp32", "onnx-o2", "onnx-int8", "onnx-o2-int8", "onnx-o2-int8-skim1",
                      "reader-o2-int8", "reader-o2-int8-skim1", "onnx-int8-static"]  # a student (the reader itself) too
-    for name, folder in out["variants"].items():  # each ONNX variant's threshold set again on the calibration rows
+    for name, folder in out["variants"].items():  # each variant's threshold set again on the calibration rows
         card = json.loads((folder / "zeroxqa_card.json").read_text())
-        assert (card.get("threshold_calibration", {}).get("split") == "calibration") == (name != "torch-fp32"), name
+        assert card["threshold_calibration"]["split"] == "calibration", name
         assert [r["threshold"] for r in table if r["variant"] == name] == [card["null_threshold"]]
+    assert out["variants"]["torch-fp32"] == tmp_path / "bench" / "reader"  # a copy: the reader's own card is untouched
+    assert "threshold_calibration" not in json.loads((trained_dir / "zeroxqa_card.json").read_text())
     skimmed = json.loads((out["variants"]["onnx-o2-int8-skim1"] / "zeroxqa_card.json").read_text())
     assert skimmed["skim"] == {"keep_sentences": 1} and skimmed["variant"]["precision"] == "int8"
     by = {r["variant"]: r for r in table}

@@ -18,13 +18,18 @@ def run_bench(reader_dir: str | Path, rows: list[dict], out: str | Path, cfg: Be
               data_label: str = "", progress=print, prebuilt: dict[str, Path] | None = None,
               calibration_rows: list[dict] | None = None) -> dict:
     """Every variant measured in its own process on `rows`. With `calibration_rows` (labelled rows held apart
-    from `rows`), a statically quantized int8 variant is added, and every ONNX variant's no-answer threshold
-    is calibrated again on them: quantization and skimming shift the null scores the threshold was set for."""
+    from `rows`), a statically quantized int8 variant is added, and every variant's no-answer threshold, the
+    reference's too, is calibrated again on them, each with its own windows: quantization and skimming shift
+    the null scores a threshold was set for. Only the benchmark's own copies are rewritten."""
+    import shutil
+
     from zeroxqa.reference import whole_reader_dir
 
     cfg = cfg or BenchConfig()
     out = Path(out)
     reader_dir = whole_reader_dir(reader_dir, out / "reader")  # the HF pipeline cannot load the compact form
+    if calibration_rows and Path(reader_dir).resolve() != (out / "reader").resolve():
+        reader_dir = Path(shutil.copytree(reader_dir, out / "reader", dirs_exist_ok=True))
     rows = rows[: cfg.max_questions] if cfg.max_questions else rows
     if not rows:
         raise ValueError("no rows to benchmark on")
@@ -39,7 +44,7 @@ def run_bench(reader_dir: str | Path, rows: list[dict], out: str | Path, cfg: Be
         variants["onnx-int8-static"] = quantize_static_int8(variants["onnx-fp32"], out / "variants" / "onnx-int8-static",
                                                             [r["question"] for r in some], [r["context"] for r in some])
         for name, folder in variants.items():
-            if (Path(folder) / "model.onnx").exists():
+            if Path(folder).resolve().is_relative_to(out.resolve()):  # never a prebuilt stage output
                 progress(f"calibrating the no-answer threshold of {name} on {len(calibration_rows)} held-out questions...")
                 recalibrate(folder, calibration_rows, split="calibration")
     results = []
