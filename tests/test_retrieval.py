@@ -170,3 +170,19 @@ def test_cli_index_then_ask(tmp_path):
     # without an index, and a registry that names none: exit 2 naming the domain
     result = runner.invoke(app, ["ask", "anything?", "--domain", "nowhere", "--registry", str(tmp_path / "registry.json")])
     assert result.exit_code == 2 and "nowhere" in result.output
+
+
+def test_a_question_asked_of_several_paragraphs_is_answered_by_any_of_them():
+    """PolicyQA asks one question of several paragraphs of a site, each labelled with its own answer."""
+    from zeroxqa.retrieval.evaluate import gold_sets
+
+    rows = [
+        {"question": "Do you share my data?", "context_id": "p1", "answers": [{"text": "with partners", "start": 0}], "is_impossible": False},
+        {"question": "do you  share my data?", "context_id": "p2", "answers": [{"text": "never for ads", "start": 0}], "is_impossible": False},
+        {"question": "Do you share my data?", "context_id": "p3", "answers": [], "is_impossible": True},
+        {"question": "How long is data kept?", "context_id": "p2", "answers": [{"text": "90 days", "start": 0}], "is_impossible": False},
+    ]
+    sets = gold_sets(rows)
+    assert sets[0] == sets[1] == ({"p1", "p2"}, ["with partners", "never for ads"])
+    assert sets[2] == ({"p3"}, [""])  # unanswerable in its own paragraph: judged on its own ("" is no answer)
+    assert sets[3] == ({"p2"}, ["90 days"])
