@@ -22,6 +22,7 @@ from zeroxqa import pipeline
 from zeroxqa.artifacts import is_done, stage_dir
 from zeroxqa.config import (AdaptLMConfig, BenchConfig, MetaConfig, ReaderConfig, RetrievalConfig, ShardConfig, SynthConfig,
                             TrainConfig)
+from zeroxqa.progress import PROGRESS_LOGGER
 
 COMMON: dict[str, Any] = {"persist_result": True, "result_serializer": "json", "retries": 1, "retry_delay_seconds": 5}
 
@@ -59,7 +60,7 @@ def progress_in_run_log() -> Iterator[None]:
             if record.thread == own:
                 run_log.info(record.getMessage())
 
-    progress, handler = logging.getLogger("zeroxqa.progress"), Forward()
+    progress, handler = logging.getLogger(PROGRESS_LOGGER), Forward()
     progress.addHandler(handler)
     try:
         yield

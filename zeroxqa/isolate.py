@@ -16,7 +16,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from multiprocessing import get_context
 from typing import Any, Callable
 
-PROGRESS_LOGGER = "zeroxqa.progress"
+from zeroxqa.progress import PROGRESS_LOGGER
 
 
 def _send_progress_to(channel) -> None:

@@ -15,7 +15,8 @@ import time
 from tqdm.auto import tqdm
 
 LOG_EVERY_S = 15.0
-log = logging.getLogger("zeroxqa.progress")
+PROGRESS_LOGGER = "zeroxqa.progress"
+log = logging.getLogger(PROGRESS_LOGGER)
 # its records go to the handlers attached on purpose (a Prefect task run's log, an isolated child's queue),
 # not to whatever the root logger prints: the terminal already has the bars
 log.setLevel(logging.INFO)

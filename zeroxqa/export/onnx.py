@@ -8,8 +8,6 @@ import tempfile
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
-
 from zeroxqa.atomic import atomic_dir
 from zeroxqa.export.cpu import quantization_preset
 from zeroxqa.model import CARD_FILE, read_card
@@ -19,14 +17,15 @@ ONNX_FILE = "model.onnx"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
 
 
-def _finish(src_dir: Path, onnx_file: Path, out: Path, variant: dict) -> Path:
-    """Assemble a variant folder atomically: model.onnx, config, tokenizer, card with the variant recorded."""
+def _finish(src_dir: Path, onnx_file: Path, out: Path, variant: dict, card_update: dict | None = None) -> Path:
+    """Assemble a variant folder atomically: model.onnx, config, tokenizer, card with the variant recorded
+    (and `card_update` applied)."""
     with atomic_dir(out) as tmp:
         shutil.copyfile(onnx_file, tmp / ONNX_FILE)
         for name in ("config.json", *TOKENIZER_FILES):
             if (src_dir / name).exists():
                 shutil.copyfile(src_dir / name, tmp / name)
-        card = read_card(src_dir)
+        card = {**read_card(src_dir), **(card_update or {})}
         card["variant"] = {**card.get("variant", {}), **variant}
         (tmp / CARD_FILE).write_text(json.dumps(card, indent=2, default=str) + "\n")
     return out
@@ -101,6 +100,7 @@ def quantize_static_int8(onnx_dir: str | Path, out: str | Path, questions: list[
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
+    from zeroxqa.batching import collate
     from zeroxqa.config import ReaderConfig
     from zeroxqa.inference.lean import FastTokenizer
 
@@ -108,11 +108,11 @@ def quantize_static_int8(onnx_dir: str | Path, out: str | Path, questions: list[
     if not questions:
         raise ValueError("static quantization needs calibration questions")
     cfg = ReaderConfig(**read_card(onnx_dir).get("reader_config", {}))
-    features = FastTokenizer(onnx_dir).features(questions, contexts, cfg)
+    tokenizer = FastTokenizer(onnx_dir)
+    features = tokenizer.features(questions, contexts, cfg)
     names = {i.name for i in onnx.load(onnx_dir / ONNX_FILE, load_external_data=False).graph.input}
-    feeds = iter([{k: np.asarray([v[i]], dtype=np.int64) for k, v in (("input_ids", features.input_ids),
-                   ("attention_mask", features.attention_mask), ("token_type_ids", features.token_type_ids)) if k in names and v}
-                  for i in range(len(features))])
+    feeds = ({k: v for k, v in collate(features, [i], tokenizer.pad_token_id).items() if k in names}
+             for i in range(len(features)))  # one window at a time, as the engine feeds the session
 
     class Windows(CalibrationDataReader):
         def get_next(self):
@@ -133,16 +133,9 @@ def with_skimming(onnx_dir: str | Path, out: str | Path, keep_sentences: int) ->
     card's "skim", which `QAEngine.load` applies): a variant the benchmark can measure and the gate promote."""
     from zeroxqa.config import SkimConfig
 
-    onnx_dir, out = Path(onnx_dir), Path(out)
+    onnx_dir = Path(onnx_dir)
     skim = SkimConfig(keep_sentences=keep_sentences).model_dump()
-    with atomic_dir(out) as tmp:
-        for f in onnx_dir.iterdir():
-            if f.is_file() and f.name != CARD_FILE:
-                shutil.copyfile(f, tmp / f.name)
-        card = read_card(onnx_dir)
-        card["skim"], card["variant"] = skim, {**card.get("variant", {}), "skim": skim}
-        (tmp / CARD_FILE).write_text(json.dumps(card, indent=2, default=str) + "\n")
-    return out
+    return _finish(onnx_dir, onnx_dir / ONNX_FILE, Path(out), {"skim": skim}, {"skim": skim})
 
 
 def _quantize_with_default_type(src: Path, dst: Path, preset: str) -> None:

@@ -30,19 +30,18 @@ def gold_sets(rows: list[dict]) -> list[tuple[set[str], list[str]]]:
     answered by its own paragraph; in some corpora (PolicyQA: more than half its questions) the same question
     is asked of several paragraphs of a domain, each labelled with its own answer, and retrieving any of them
     answers it."""
+    def answerable(r: dict) -> bool:
+        return not r["is_impossible"] and bool(r["answers"])
+
+    def asked(r: dict) -> str:
+        return " ".join(r["question"].lower().split())
+
     answered: dict[str, tuple[set[str], list[str]]] = {}
-    for r in rows:
-        if not r["is_impossible"] and r["answers"]:
-            ids, texts = answered.setdefault(" ".join(r["question"].lower().split()), (set(), []))
-            ids.add(r["context_id"])
-            texts += gold_texts(r["answers"])
-    out = []
-    for r in rows:
-        if r["is_impossible"] or not r["answers"]:
-            out.append(({r["context_id"]}, gold_texts(r["answers"])))
-        else:
-            out.append(answered[" ".join(r["question"].lower().split())])
-    return out
+    for r in filter(answerable, rows):
+        ids, texts = answered.setdefault(asked(r), (set(), []))
+        ids.add(r["context_id"])
+        texts += gold_texts(r["answers"])
+    return [answered[asked(r)] if answerable(r) else ({r["context_id"]}, gold_texts(r["answers"])) for r in rows]
 
 
 def evaluate_domain(index: DomainIndex, engine: QAEngine, rows: list[dict], methods: tuple[str, ...] = METHODS,
