@@ -207,3 +207,20 @@ def test_options_no_config_accepts_end_with_exit_2_and_the_rule(tmp_path):
     assert done.returncode == 2, done.stderr[-2000:]
     assert "invalid options" in done.stderr and "must not exceed max_length (64)" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("command", ["train", "meta-train", "adapt-eval", "adapt-lm"])
+def test_device_cuda_without_a_gpu_is_refused_before_any_work(tmp_path, monkeypatch, command):
+    """`--device cuda` where no GPU is visible: exit 2 naming the option, before data or models are read."""
+    import torch
+    from typer.testing import CliRunner
+
+    from zeroxqa.cli import app
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    extra = ["--init", "squad"] if command == "adapt-eval" else []
+    result = CliRunner().invoke(app, [command, str(tmp_path / "no-shards"), "--out", str(tmp_path / "o"), *extra,
+                                      "--device", "cuda"])
+    assert result.exit_code == 2, result.output
+    assert "--device" in result.output and "no CUDA device is visible" in result.output
+    assert not (tmp_path / "o").exists()

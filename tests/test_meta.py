@@ -308,3 +308,18 @@ def test_adapt_eval_several_seeds_for_few_shots_mean_and_std(monkeypatch):
     mean16 = summary[(adapt.MEAN, "16")]  # per seed the mean over a and b: 50, 60, 70
     assert mean16["f1"] == pytest.approx(60.0) and mean16["f1_std"] == pytest.approx(10.0) and mean16["seeds"] == 3
     assert summary[(adapt.MEAN, "all")]["seeds"] == 1 and summary[(adapt.MEAN, "all")]["f1_std"] == 0.0
+
+
+def test_a_meta_model_and_its_joint_baseline_keep_the_base_readers_threshold(tiny_reader, tmp_path):
+    """Neither has data to calibrate on; adapt-eval only raises an initialization's own threshold, so a bare
+    0.0 (above a calibrated reader's, usually negative) would make them answer more than the base they are
+    compared with, a difference no learning made."""
+    from zeroxqa.meta.baseline import joint_baseline
+
+    tiny_reader.card = {**tiny_reader.card, "null_threshold": -2.5, "threshold_calibrated": True}
+    base = save_reader(tiny_reader, tmp_path / "base")
+    cfg = small_meta(meta_epochs=1)
+    result = meta_train(str(base), DOMAINS, {}, tmp_path / "meta", cfg, SMALL)
+    assert load_reader(result.last_dir).null_threshold == -2.5
+    joint = joint_baseline(str(base), DOMAINS, tmp_path / "joint", cfg, SMALL)
+    assert load_reader(joint.model_dir).null_threshold == -2.5

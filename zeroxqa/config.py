@@ -108,6 +108,8 @@ class MetaConfig(BaseModel):
     workers: int = Field(0, ge=0, description="Ray actors; 0 runs the inner loops in-process")
     ray_address: str | None = Field(None, description="an existing Ray cluster; default: a local Ray")
     threads: int | None = Field(None, ge=1, description="torch threads per worker; default: cores / workers")
+    device: str = Field("auto", pattern="^(auto|cpu|cuda)$", description="where the inner loops run (auto: CUDA when there "
+                                                                       "is a GPU; Ray actors then share it)")
     checkpoint_every: int = Field(2, ge=0, description="save the run state every N meta-steps, so a killed run loses "
                                                        "at most N (0: at meta-epoch ends only)")
     seed: int = 13
@@ -157,6 +159,7 @@ class AdaptConfig(BaseModel):
     seeds: int = Field(1, ge=1, description="seeds (seed, seed+1, ...) per cell with K <= multi_seed_max_k: few-shot "
                                             "fine-tuning varies a lot with the shots drawn")
     multi_seed_max_k: int = Field(64, ge=0, description="larger K (and all) are measured with the first seed only")
+    device: str = Field("auto", pattern="^(auto|cpu|cuda)$", description="where each fine-tune and its scoring run")
 
     def steps(self, n_examples: int) -> int:
         return max(self.min_steps, self.epochs * -(-n_examples // self.batch_size))

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from zeroxqa.cli.common import (_READER, DocStride, Domains, MaxLength, Shards, app, clear_input_errors, console,
+from zeroxqa.cli.common import (_READER, Device, DocStride, Domains, MaxLength, Shards, app, clear_input_errors, console,
                                 err_console, print_table)
 from zeroxqa.config import AdaptConfig, AdaptLMConfig, MetaConfig, ReaderConfig, SynthConfig
 from zeroxqa.model import check_model_dir
@@ -17,6 +17,7 @@ _SYNTH = SynthConfig()
 
 
 _META = MetaConfig()
+_ADAPT = AdaptConfig()
 _LM = AdaptLMConfig()
 
 
@@ -40,6 +41,7 @@ def meta_train_cmd(
     baseline: Annotated[bool, typer.Option(help="also train the equal-compute joint baseline into OUT/baseline")] = False,
     max_length: MaxLength = _READER.max_length,
     doc_stride: DocStride = _READER.doc_stride,
+    device: Device = _META.device,
     seed: Annotated[int, typer.Option()] = _META.seed,
 ) -> None:
     """Meta-train an initialization across in-domain shards; select checkpoints by K-shot F1 on --val-domain."""
@@ -49,7 +51,7 @@ def meta_train_cmd(
 
     cfg = MetaConfig(algorithm=algorithm, meta_epochs=meta_epochs, meta_steps_per_epoch=meta_steps, tasks_per_batch=tasks_per_batch,
                      inner_steps=inner_steps, inner_lr=inner_lr, meta_lr=meta_lr, temperature=temperature, workers=workers,
-                     ray_address=ray_address, seed=seed)
+                     ray_address=ray_address, device=device, seed=seed)
     reader_cfg = ReaderConfig(max_length=max_length, doc_stride=doc_stride)
     with clear_input_errors():
         check_model_dir(base)
@@ -82,6 +84,7 @@ def adapt_eval_cmd(
     seeds: Annotated[int, typer.Option(help="seeds per cell with K <= 64 (mean ± std over them)")] = 1,
     max_length: MaxLength = _READER.max_length,
     doc_stride: DocStride = _READER.doc_stride,
+    device: Device = _ADAPT.device,
     resume: Annotated[bool, typer.Option(help="keep the rows already in --out (written after every cell) and measure the rest")] = True,
 ) -> None:
     """Fine-tune each initialization on K examples of each target domain and score its dev split; the table
@@ -98,7 +101,7 @@ def adapt_eval_cmd(
         for path in inits.values():
             check_model_dir(path)
         targets = domain_splits(shards, domain)
-    cfg = AdaptConfig(shots=[int(k) for k in shots.split(",")], max_dev=max_dev, seeds=seeds)
+    cfg = AdaptConfig(shots=[int(k) for k in shots.split(",")], max_dev=max_dev, seeds=seeds, device=device)
     done = pq.read_table(out).to_pylist() if resume and out.exists() else []
     if done:
         console.print(f"resuming: {len(done)} rows already in {out}")
@@ -130,7 +133,7 @@ def adapt_lm_cmd(
     learning_rate: Annotated[float, typer.Option("--lr")] = _LM.learning_rate,
     mlm_probability: Annotated[float, typer.Option(help="share of words masked")] = _LM.mlm_probability,
     max_length: MaxLength = _LM.max_length,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = _LM.device,
+    device: Device = _LM.device,
     threads: Annotated[int | None, typer.Option(help="torch threads (CPU)")] = _LM.threads,
     seed: Annotated[int, typer.Option()] = _LM.seed,
 ) -> None:

@@ -55,13 +55,28 @@ MaxLength = Annotated[int, typer.Option(help="tokens per window")]
 DocStride = Annotated[int, typer.Option(help="overlap of windows, in tokens")]
 
 
-# options of the training commands (`train`, `distill`)
+# options of the training commands (`train`, `distill`, and `--device` of the adaptation commands)
 Epochs = Annotated[int, typer.Option()]
 BatchSize = Annotated[int, typer.Option()]
 LearningRate = Annotated[float, typer.Option("--lr")]
 MaxSteps = Annotated[int | None, typer.Option(help="stop after this many steps")]
 Seed = Annotated[int, typer.Option()]
-Device = Annotated[str, typer.Option(help="auto, cpu or cuda")]
+
+
+def _visible_device(name: str) -> str:
+    """`--device cuda` on a machine without a GPU is refused when the command starts (exit 2), not after
+    minutes of loading data."""
+    if name not in ("auto", "cpu", "cuda"):
+        raise typer.BadParameter(f"{name!r} is not one of auto, cpu, cuda")
+    if name == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise typer.BadParameter("no CUDA device is visible (use auto or cpu)")
+    return name
+
+
+Device = Annotated[str, typer.Option(help="auto (CUDA when there is a GPU), cpu or cuda", callback=_visible_device)]
 NegativeRatio = Annotated[float, typer.Option(help="same-article negatives per answerable question")]
 RepeatUnanswerable = Annotated[int, typer.Option(help="times each real unanswerable question is seen an epoch")]
 Threads = Annotated[int | None, typer.Option(help="torch threads (CPU)")]

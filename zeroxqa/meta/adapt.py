@@ -28,9 +28,12 @@ def adapt_and_score(reader: Reader, train_rows: list[dict], dev_rows: list[dict]
                     reader_cfg: ReaderConfig) -> dict:
     """Adapt `reader` in place on K examples, calibrate the no-answer threshold on those same K examples
     (all a user with K labels has; when none of them is unanswerable, they can only raise the reader's own),
-    and score the domain's dev rows at that threshold."""
+    and score the domain's dev rows at that threshold, on `cfg.device`."""
+    from zeroxqa.train import resolve_device
+
     shots = k_shot(train_rows, k, cfg.seed)
     started = time.perf_counter()
+    reader.model.to(resolve_device(cfg.device))
     steps = cfg.steps(len(shots))
     inner_adapt(reader.model, reader.tokenizer, shots, reader_cfg, steps, cfg.learning_rate, cfg.batch_size, cfg.seed)
     engine = QAEngine.from_reader(reader, reader_cfg)
@@ -50,7 +53,9 @@ def cell(row: dict) -> tuple[str, str, str, str, str]:
 
 
 def setup_of(source: str, cfg: AdaptConfig, reader_cfg: ReaderConfig) -> str:
-    return f"{source} {cfg.model_dump_json(exclude={'shots', 'seed', 'seeds'})} {reader_cfg.model_dump_json()}"
+    """Where a cell ran (CPU or GPU) is not part of what it measures: a table begun on one machine may be
+    finished on another."""
+    return f"{source} {cfg.model_dump_json(exclude={'shots', 'seed', 'seeds', 'device'})} {reader_cfg.model_dump_json()}"
 
 
 def seeds_for(k: int, cfg: AdaptConfig) -> list[int]:

@@ -20,7 +20,8 @@ def joint_baseline(base: str, domains: dict[str, list[dict]], out: str | Path, m
     rows = [r for d in sorted(domains) for r in domains[d]]
     steps = max(1, math.ceil(examples_seen(meta_cfg) / batch_size))
     cfg = TrainConfig(epochs=max(1, math.ceil(steps * batch_size / len(rows))), batch_size=batch_size,
-                      learning_rate=meta_cfg.inner_lr, max_steps=steps, seed=meta_cfg.seed, warmup_ratio=0.0)
+                      learning_rate=meta_cfg.inner_lr, max_steps=steps, seed=meta_cfg.seed, warmup_ratio=0.0,
+                      device=meta_cfg.device)
     card = {"baseline": "joint multi-domain fine-tuning", "examples_seen": steps * batch_size,
             "domains": sorted(domains)}
     return train_reader(load_reader(base), rows, [], out, reader_cfg, cfg, card=card)

@@ -42,7 +42,7 @@ def step_seed(seed: int, epoch: int, step: int) -> int:
 def validate(reader: Reader, val: dict[str, tuple[list[dict], list[dict]]], cfg: MetaConfig, reader_cfg: ReaderConfig) -> dict:
     """Mean F1 over validation domains after a K-shot adaptation of a copy of the meta weights, and the
     mean span F1 (answerable questions, best span always given)."""
-    adapt_cfg = AdaptConfig(min_steps=cfg.adapt_steps, epochs=1, seed=cfg.seed, max_dev=64)
+    adapt_cfg = AdaptConfig(min_steps=cfg.adapt_steps, epochs=1, seed=cfg.seed, max_dev=64, device=cfg.device)
     scores = {}
     for domain, (train_rows, dev_rows) in val.items():
         trial = Reader(copy.deepcopy(reader.model), reader.tokenizer, reader.card)
@@ -80,7 +80,7 @@ def meta_train(base: str, domains: dict[str, list[dict]], val: dict[str, tuple[l
             note(f"resuming meta-epoch {start_epoch} at meta-step {start_step + 1}")
     scored = [h for h in history if not math.isnan(h["val_f1"])]
     best = max(scored, key=lambda h: (selection_score(h), h["epoch"]), default=None)  # a resumed run keeps its pick
-    pool = WorkerPool(source, reader_cfg, cfg.workers, cfg.ray_address, cfg.threads)
+    pool = WorkerPool(source, reader_cfg, cfg.workers, cfg.ray_address, cfg.threads, cfg.device)
     started = time.perf_counter()
     n_support = cfg.inner_steps * cfg.inner_batch_size
 
@@ -107,8 +107,11 @@ def meta_train(base: str, domains: dict[str, list[dict]], val: dict[str, tuple[l
             losses = []
             note(f"meta-epoch {epoch}: task loss {record['loss']:.3f}, K-shot val F1 {record['val_f1']:.2f}, "
                        f"span F1 {record.get('val_span_f1', float('nan')):.2f}")
+            # the no-answer threshold stays the base reader's (meta-training has no data to calibrate it on, and
+            # adapt-eval only raises an initialization's own): a bare 0.0 made meta inits answer more than the base
             reader.card = {**reader.card, "meta_config": cfg.model_dump(), "reader_config": reader_cfg.model_dump(),
-                           "meta_epoch": epoch, "meta_history": history, "null_threshold": 0.0}
+                           "meta_epoch": epoch, "meta_history": history,
+                           "null_threshold": reader.card.get("null_threshold", 0.0)}
             save_reader(reader, last)
             if not val or best is None or selection_score(record) >= selection_score(best):  # a tie goes to the later
                 best = record if val else None

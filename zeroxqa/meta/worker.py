@@ -20,14 +20,14 @@ class TaskUpdate:
 
 
 class TaskWorker:
-    def __init__(self, model_source: str, reader_cfg: ReaderConfig, threads: int = 1):
+    def __init__(self, model_source: str, reader_cfg: ReaderConfig, threads: int = 1, device: str = "cpu"):
         import torch
 
         from zeroxqa.model import load_reader
 
         torch.set_num_threads(threads)  # actors must not oversubscribe the cores
         reader = load_reader(model_source)
-        self.model, self.tokenizer, self.reader_cfg = reader.model, reader.tokenizer, reader_cfg
+        self.model, self.tokenizer, self.reader_cfg = reader.model.to(device), reader.tokenizer, reader_cfg
 
     def run(self, meta: State, task: Task, cfg: MetaConfig, seed: int) -> TaskUpdate:
         set_state(self.model, meta)
@@ -40,17 +40,21 @@ class TaskWorker:
 
 
 class WorkerPool:
-    """Runs a meta-step's tasks: on Ray actors when workers > 0, else one in-process worker."""
+    """Runs a meta-step's tasks: on Ray actors when workers > 0, else one in-process worker. On a GPU
+    (`device` cuda, or auto with one visible) the workers' models live there, and Ray actors share it."""
 
     def __init__(self, model_source: str, reader_cfg: ReaderConfig, workers: int = 0, ray_address: str | None = None,
-                 threads: int | None = None):
+                 threads: int | None = None, device: str = "auto"):
         import logging
         import os
 
+        from zeroxqa.train import resolve_device
+
         self.workers = workers
         cpus = os.cpu_count() or 1
+        device = resolve_device(device).type
         if workers == 0:
-            self.local = TaskWorker(model_source, reader_cfg, threads or cpus)
+            self.local = TaskWorker(model_source, reader_cfg, threads or cpus, device)
             return
         import ray
 
@@ -76,8 +80,8 @@ class WorkerPool:
                 finally:
                     notice.setLevel(level)
         per_actor = threads or max(1, cpus // workers)
-        actor = ray.remote(num_cpus=1)(TaskWorker)
-        self.actors = [actor.remote(model_source, reader_cfg, per_actor) for _ in range(workers)]
+        actor = ray.remote(num_cpus=1, num_gpus=1 / workers if device == "cuda" else 0)(TaskWorker)
+        self.actors = [actor.remote(model_source, reader_cfg, per_actor, device) for _ in range(workers)]
 
     def run(self, meta: State, tasks: list[Task], cfg: MetaConfig, seeds: list[int]) -> list[TaskUpdate]:
         if self.workers == 0:
