@@ -17,7 +17,7 @@ from uuid import UUID
 
 from prefect import flow
 
-from deployments.serve import NIGHTLY_CRON
+from deployments.serve import NIGHTLY_CRON, ONBOARD_DESCRIPTION, RETRAIN_DESCRIPTION
 from deployments.triggers import domain_arrived_trigger
 from deployments.zombies import ensure_zombie_automation
 
@@ -30,11 +30,10 @@ def deploy(pool: str, source: Path = ROOT) -> dict[str, UUID]:
     onboard = flow.from_source(str(source), "flows/onboard.py:onboard_domain")
     ids = {
         "retrain/nightly": retrain.deploy(name="nightly", work_pool_name=pool, cron=NIGHTLY_CRON, tags=["zeroxqa"],
-                                          description="Retrain on all sources: shard, meta-train, fine-tune, quantize, "
-                                                      "benchmark.", print_next_steps=False),
+                                          description=RETRAIN_DESCRIPTION, print_next_steps=False),
         "onboard-domain/on-domain-arrived": onboard.deploy(name="on-domain-arrived", work_pool_name=pool,
                                                            triggers=[domain_arrived_trigger()], tags=["zeroxqa"],
-                                                           description="Onboard one new domain when its files arrive.",
+                                                           description=ONBOARD_DESCRIPTION,
                                                            print_next_steps=False),
     }
     ensure_zombie_automation()

@@ -19,14 +19,17 @@ from flows.onboard import onboard_domain
 from flows.retrain import retrain
 
 NIGHTLY_CRON = "0 2 * * *"
+RETRAIN_DESCRIPTION = ("Retrain on all sources: shard, (meta-train, when meta_learn is on), fine-tune per out-domain, "
+                       "quantize, benchmark, register, index.")
+ONBOARD_DESCRIPTION = "Onboard one new domain when its files arrive."
 
 
 def deployments() -> list:
     return [
         retrain.to_deployment(name="nightly", cron=NIGHTLY_CRON, tags=["zeroxqa"],
-                              description="Retrain on all sources: shard, meta-train, fine-tune, quantize, benchmark."),
+                              description=RETRAIN_DESCRIPTION),
         onboard_domain.to_deployment(name="on-domain-arrived", triggers=[domain_arrived_trigger()], tags=["zeroxqa"],
-                                     description="Onboard one new domain when its files arrive."),
+                                     description=ONBOARD_DESCRIPTION),
     ]
 
 

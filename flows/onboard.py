@@ -1,7 +1,7 @@
 """onboard_domain: one new domain's labelled examples or paragraphs -> shard -> (synthetic QA when it has
 paragraphs only) -> index its paragraphs for retrieval -> (adapt-lm on its paragraphs, when asked) ->
-fine-tune from the current meta model -> quantize -> benchmark -> register (model and index). Triggered by a
-`zeroxqa.domain.arrived` event."""
+fine-tune from the current initialization (the last retraining's meta model, or its base reader) ->
+quantize -> benchmark -> register (model and index). Triggered by a `zeroxqa.domain.arrived` event."""
 
 from __future__ import annotations
 

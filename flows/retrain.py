@@ -1,5 +1,5 @@
-"""retrain: shard -> (index each out-domain's paragraphs for retrieval) -> meta-train on in-domains ->
-(adapt-lm, when asked) -> fine-tune each labelled out-domain -> (synthesize QA for paragraph-only
+"""retrain: shard -> (index each out-domain's paragraphs for retrieval) -> (meta-train on in-domains, when
+asked; else the base reader is the initialization) -> (adapt-lm, when asked) -> fine-tune each labelled out-domain -> (synthesize QA for paragraph-only
 out-domains, filtered by a fine-tuned reader -> fine-tune on it) -> quantize -> benchmark -> register
 (models and indexes) -> report. It only wires tasks; the work lives in `zeroxqa.pipeline`."""
 
@@ -23,7 +23,7 @@ def retrain(params: RetrainParams = RetrainParams()) -> dict:
     # serving process was started
     root = str(Path(params.out).resolve())
     registry = str(Path(params.registry_path).resolve())
-    in_shards = stages.shard(params.in_domain_sources, root, params.shard, "in")
+    in_shards = stages.shard(params.in_domain_sources, root, params.shard, "in") if params.meta_learn else None
     out_shards = stages.shard(params.out_domain_sources, root, params.shard, "out")
 
     labelled = domains_of(out_shards, "qa")
@@ -33,7 +33,9 @@ def retrain(params: RetrainParams = RetrainParams()) -> dict:
     out_domains = labelled + unlabelled
     indexes = stages.build_index.map(unmapped(out_shards), out_domains, unmapped(root), unmapped(params.retrieval))
 
-    meta = stages.meta_train(in_shards, root, params.base, params.val_domains, params.meta, params.reader)
+    # the initialization of every out-domain: meta-learned on the in-domains, or the base reader itself
+    meta = (stages.meta_train(in_shards, root, params.base, params.val_domains, params.meta, params.reader)
+            if params.meta_learn else params.base)
     stages.record_meta_model(registry, meta)
     # one fine-tune per out-domain, concurrent within the machine's cores
     threads = max(1, (os.cpu_count() or 1) // max(1, len(labelled) + len(unlabelled)))
@@ -41,7 +43,7 @@ def retrain(params: RetrainParams = RetrainParams()) -> dict:
     lm_cfg = params.adapt_lm.model_copy(update={"threads": threads}) if params.adapt_lm else None
 
     def inits(shards, domains: list[str]):
-        """Each domain's starting point: the meta model, or that model adapted to the domain's text."""
+        """Each domain's starting point: the initialization (meta model or base), or it adapted to the domain's text."""
         if lm_cfg is None or not domains:
             return unmapped(meta)
         return stages.adapt_lm.map(unmapped(meta), shards, domains, unmapped(root), unmapped(lm_cfg))
@@ -77,6 +79,6 @@ def retrain(params: RetrainParams = RetrainParams()) -> dict:
     for domain, index in zip(out_domains, indexes.result()):
         stages.record_index(registry, domain, index)
     report = stages.report(benches, promotions, skipped, root)
-    return {"shards": [in_shards, out_shards], "synthetic": synthetic, "meta_model": meta,
+    return {"shards": [s for s in (in_shards, out_shards) if s], "synthetic": synthetic, "meta_model": meta,
             "models": dict(zip(domains, all_models)), "registry": registry, "report": report,
             "promotions": promotions, "indexes": dict(zip(out_domains, indexes.result()))}

@@ -55,7 +55,7 @@ def one_site(tmp_path) -> str:
 def tiny_params(tiny_dir, tmp_path) -> RetrainParams:
     return RetrainParams(
         in_domain_sources=[str(SQUAD_THEMES)], out_domain_sources=[one_site(tmp_path), str(POLICY_UNLABELED)],
-        out=str(tmp_path / "runs"), base=str(tiny_dir), val_domains=["Normans"],
+        out=str(tmp_path / "runs"), base=str(tiny_dir), meta_learn=True, val_domains=["Normans"],
         reader=ReaderConfig(max_length=128, doc_stride=32),
         meta=MetaConfig(meta_epochs=1, meta_steps_per_epoch=1, tasks_per_batch=1, inner_steps=1, adapt_shots=4,
                         adapt_steps=1, workers=0, threads=1),
@@ -64,6 +64,23 @@ def tiny_params(tiny_dir, tmp_path) -> RetrainParams:
         # a random reader finds nothing: keep every generated pair so the paragraph-only domain goes all the way
         synth=SynthConfig(ner_limit=1, min_f1=0, min_confidence=0, negative_ratio=0.25),
     )
+
+
+def test_retrain_without_meta_learning_fine_tunes_from_the_base_reader(harness, calls, tiny_reader, tmp_path):
+    """`meta_learn` off (the default): no in-domain shards, no meta-train stage; every out-domain starts from
+    `base`, and the registry names it as the initialization later onboardings start from."""
+    from flows.retrain import retrain
+    from zeroxqa.model import save_reader
+
+    tiny_dir = save_reader(tiny_reader, tmp_path / "tiny")
+    result = retrain(tiny_params(tiny_dir, tmp_path).model_copy(update={"meta_learn": False}))
+    assert calls["meta_stage"] == 0 and calls["shard_stage"] == 1 and calls["finetune_stage"] == 2
+    assert len(result["shards"]) == 1 and "shards-out" in result["shards"][0]
+    assert result["meta_model"] == str(tiny_dir)
+    for domain, model in result["models"].items():
+        assert json.loads((Path(model) / "zeroxqa_card.json").read_text())["init"] == str(tiny_dir), domain
+    registry = json.loads((tmp_path / "runs" / "registry.json").read_text())
+    assert registry["meta_model"] == str(tiny_dir)
 
 
 def test_retrain_end_to_end_then_cached_then_onboarding(harness, calls, tiny_reader, tmp_path):

@@ -227,12 +227,16 @@ class RetrainParams(BaseModel):
     The defaults are the laptop-sized main job on the embedded sample."""
 
     in_domain_sources: list[str] = Field(default_factory=lambda: [_sample("SQUAD_THEMES")],
-                                         description="labelled in-domain inputs (meta-training)")
+                                         description="labelled in-domain inputs (meta-training, when meta_learn is on)")
     out_domain_sources: list[str] = Field(default_factory=lambda: [_sample("POLICY_SITES"), _sample("POLICY_UNLABELED")],
                                           description="out-of-domain targets: labelled, or paragraphs only")
     out: str = Field("runs/main", description="root folder of all artifacts")
     base: str = Field("squad", description="starting point: 'squad' (the shipped reference reader), 'minilm' (the bare "
                                            "encoder), a HF name or a folder")
+    meta_learn: bool = Field(False, description="meta-train an initialization on the in-domain sources first (on: the "
+                                                "in-domains are sharded and meta-trained on); off: every out-domain is "
+                                                "fine-tuned from `base` itself, which adapted as well in the measurements "
+                                                "(README, 'Does adaptation work?')")
     val_domains: list[str] = Field(default_factory=lambda: ["Normans"], description="in-domains held out to select meta checkpoints")
     shard: ShardConfig = Field(default_factory=ShardConfig)
     reader: ReaderConfig = Field(default_factory=lambda: ReaderConfig(max_length=192, doc_stride=48))

@@ -299,7 +299,8 @@ def report_markdown(benchmarks: list[dict], promotions: list[dict], skipped: dic
 
 
 def current_meta_model(registry: str) -> str:
-    """The meta model of the last retraining (recorded in the registry), else the shipped reference reader."""
+    """The initialization of the last retraining (its meta model, or its base reader when it did not
+    meta-learn; recorded in the registry), else the shipped reference reader."""
     from zeroxqa.registry import load_registry
 
     return load_registry(registry).get("meta_model") or "squad"

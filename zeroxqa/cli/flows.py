@@ -18,8 +18,8 @@ _RETRAIN = RetrainParams()
 def run(
     out: Annotated[Path, typer.Option("--out", "-o", help="root folder of all artifacts")] = Path(_RETRAIN.out),
 ) -> None:
-    """The main job: the Prefect `retrain` flow on the embedded sample (shard, meta-train, fine-tune per
-    out-domain, quantize, benchmark, register, index each out-domain for retrieval, report). Run again unchanged, every stage finds its finished output and nothing is recomputed."""
+    """The main job: the Prefect `retrain` flow on the embedded sample (shard, fine-tune per out-domain from the
+    reference reader, quantize, benchmark, register, index each out-domain for retrieval, report). Run again unchanged, every stage finds its finished output and nothing is recomputed."""
     import os
     import time
 
@@ -35,7 +35,7 @@ def run(
     for p in result["promotions"]:
         console.print(f"{p['domain']}: {p['reason']}", highlight=False)
     console.print(f"shards: {', '.join(result['shards'])}")
-    console.print(f"meta model: {result['meta_model']}")
+    console.print(f"initialization: {result['meta_model']}")
     for domain, model in result["models"].items():
         console.print(f"model {domain}: {model}")
     console.print(f"report: {result['report']}")
