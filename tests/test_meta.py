@@ -200,9 +200,16 @@ def test_meta_training_on_a_ray_cluster_started_with_ray_start(tiny_dir, tmp_pat
         port = s.getsockname()[1]
     ray_cli = str(Path(sys.executable).with_name("ray"))
     temp = tempfile.mkdtemp(prefix="ray")  # short: Ray's socket paths under it must fit in 107 bytes
+    # a machine where Ray never ran has no token, and `ray start --head` refuses to start without one: the
+    # head's first step is `ray get-auth-token --generate` (into ~/.ray/auth_token; here a HOME of the test's own)
+    env = {**os.environ, "HOME": str(tmp_path / "home")}
+    env.pop("RAY_AUTH_MODE", None)
+    env.pop("RAY_AUTH_TOKEN", None)
+    token = subprocess.run([ray_cli, "get-auth-token", "--generate"], env=env, capture_output=True, text=True, timeout=120)
+    assert token.returncode == 0 and (tmp_path / "home" / ".ray" / "auth_token").exists(), token.stderr
     started = subprocess.run([ray_cli, "start", "--head", "--port", str(port), "--num-cpus", "2",
                               "--include-dashboard", "false", "--disable-usage-stats", "--temp-dir", temp],
-                             capture_output=True, text=True, timeout=180)
+                             env=env, capture_output=True, text=True, timeout=180)
     assert started.returncode == 0, started.stdout + started.stderr
     address = f"{ray.util.get_node_ip_address()}:{port}"  # the head's address, as `ray start` prints it
     # as a user runs it: another process, RAY_AUTH_MODE=token (the head's token is in ~/.ray/auth_token)
@@ -212,10 +219,10 @@ def test_meta_training_on_a_ray_cluster_started_with_ray_start(tiny_dir, tmp_pat
               "assert ray.get_runtime_context().gcs_address == sys.argv[4], 'not on that cluster'\n")
     try:
         run = subprocess.run([sys.executable, "-c", script, str(Path(__file__).parent), str(tiny_dir), str(tmp_path / "cluster"),
-                              address], env={**os.environ, "RAY_AUTH_MODE": "token"}, capture_output=True, text=True, timeout=300)
+                              address], env={**env, "RAY_AUTH_MODE": "token"}, capture_output=True, text=True, timeout=300)
         assert run.returncode == 0, run.stderr[-3000:]
     finally:
-        subprocess.run([ray_cli, "stop", "--force"], capture_output=True, timeout=120)
+        subprocess.run([ray_cli, "stop", "--force"], env=env, capture_output=True, timeout=120)
         shutil.rmtree(temp, ignore_errors=True)
     local = meta_train(str(tiny_dir), DOMAINS, {}, tmp_path / "local", small_meta(meta_epochs=1), SMALL)
     a, b = weights(local.last_dir), weights(tmp_path / "cluster" / "last")
