@@ -1,7 +1,8 @@
 """retrain: shard -> (index each out-domain's paragraphs for retrieval) -> (meta-train on in-domains, when
-asked; else the base reader is the initialization) -> (adapt-lm, when asked) -> fine-tune each labelled out-domain -> (synthesize QA for paragraph-only
-out-domains, filtered by a fine-tuned reader -> fine-tune on it) -> quantize -> benchmark -> register
-(models and indexes) -> report. It only wires tasks; the work lives in `zeroxqa.pipeline`."""
+asked; else the base reader is the initialization) -> (adapt-lm, when asked) -> fine-tune each labelled
+out-domain -> (synthesize QA for paragraph-only out-domains, filtered by a fine-tuned reader -> fine-tune
+on it) -> quantize -> benchmark -> register (models and indexes) -> report. It only wires tasks; the work
+lives in `zeroxqa.pipeline`."""
 
 from __future__ import annotations
 

@@ -19,7 +19,8 @@ def run(
     out: Annotated[Path, typer.Option("--out", "-o", help="root folder of all artifacts")] = Path(_RETRAIN.out),
 ) -> None:
     """The main job: the Prefect `retrain` flow on the embedded sample (shard, fine-tune per out-domain from the
-    reference reader, quantize, benchmark, register, index each out-domain for retrieval, report). Run again unchanged, every stage finds its finished output and nothing is recomputed."""
+    reference reader, quantize, benchmark, register, index each out-domain for retrieval, report). Run again
+    unchanged, every stage finds its finished output and nothing is recomputed."""
     import os
     import time
 
