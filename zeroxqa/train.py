@@ -188,7 +188,7 @@ def train_reader(
         tokens = 0
         # without dev rows the base reader's threshold is the best there is (0.0 for a bare encoder)
         metrics, threshold = (dev_metrics(reader, dev_rows, reader_cfg, train_cfg.eval_batch_size) if dev_rows
-                              else ({}, reader.card.get("null_threshold", 0.0)))
+                              else ({}, reader.null_threshold))
         record = {"epoch": state.epoch, "step": state.step, "seconds": time.perf_counter() - started,
                   "null_threshold": threshold, **metrics}
         state.history.append(record)

@@ -111,7 +111,7 @@ def meta_train(base: str, domains: dict[str, list[dict]], val: dict[str, tuple[l
             # adapt-eval only raises an initialization's own): a bare 0.0 made meta inits answer more than the base
             reader.card = {**reader.card, "meta_config": cfg.model_dump(), "reader_config": reader_cfg.model_dump(),
                            "meta_epoch": epoch, "meta_history": history,
-                           "null_threshold": reader.card.get("null_threshold", 0.0)}
+                           "null_threshold": reader.null_threshold}
             save_reader(reader, last)
             if not val or best is None or selection_score(record) >= selection_score(best):  # a tie goes to the later
                 best = record if val else None
