@@ -5,7 +5,7 @@ Run by a developer after `zeroxqa train ... --freeze-embeddings` and `zeroxqa ca
 
     python scripts/ship_reference_reader.py --reader READER --shards SHARDS --eval eval19=eval19.parquet \
         [--eval-domains zero_shot=ood.parquet] [--eval-json extra_metrics.json] [--peak-rss-gb X] \
-        [--continued-from FIRST_STAGE_READER]
+        [--continued-from FIRST_STAGE_READER --continued-from SECOND_STAGE_READER ...]
 
 It writes zeroxqa/data/readers/squad-minilm-l6/: fp16 safetensors without the base's word embeddings,
 config, the training curve, and a card with the data (files, sha256, counts, licenses), the recipe, the
@@ -30,32 +30,36 @@ from zeroxqa.train import CURVE_FILE, HISTORY_FILE
 
 LICENSES = {"squadshifts": "CC BY 4.0 (SQuADShifts, Miller et al. 2020)",
             "squad": "CC BY-SA 4.0 (SQuAD, Rajpurkar et al. 2016/2018)"}
-REPRODUCE = [
-    "D=../shared/data",
-    "zeroxqa shard $D/squad/squad_v2_dev_half.json $D/squad/squad_v1_dev_12_articles.json "
-    "$D/squad/squad_v1_dev_super_bowl_50.json $D/squad/squad_v2_train_10_articles.json "
-    "$D/squadshifts/new_wiki_v1.0.json $D/squadshifts/amazon_reviews_v1.0.json $D/squadshifts/reddit_v1.0.json "
-    "--dev-fraction 0.05 --out ref/train_shards",
-    "LD_PRELOAD=libjemalloc.so.2 MALLOC_CONF=background_thread:true,dirty_decay_ms:-1,muzzy_decay_ms:-1 "
-    "zeroxqa train ref/train_shards --out ref/reader --base minilm --epochs 1 --max-steps 1500 --batch-size 32 "
-    "--lr 1e-4 --max-length 256 --doc-stride 128 --freeze-embeddings --negative-ratio 0.2 --threads 2 "
-    "--checkpoint-every 250 --seed 13",
-]
-CONTINUE = [
-    "LD_PRELOAD=libjemalloc.so.2 MALLOC_CONF=background_thread:true,dirty_decay_ms:-1,muzzy_decay_ms:-1 "
-    "zeroxqa train ref/train_shards --out ref/reader2 --base ref/reader --epochs 1 --max-steps 1500 --batch-size 32 "
-    "--lr 5e-5 --warmup-ratio 0.05 --max-length 256 --doc-stride 128 --freeze-embeddings --negative-ratio 0.3 "
-    "--repeat-unanswerable 3 --threads 2 --checkpoint-every 250 --seed 21",
-]
+SHARD = ("zeroxqa shard $D/squad/squad_v2_dev_half.json $D/squad/squad_v1_dev_12_articles.json "
+         "$D/squad/squad_v1_dev_super_bowl_50.json $D/squad/squad_v2_train_10_articles.json "
+         "$D/squadshifts/new_wiki_v1.0.json $D/squadshifts/amazon_reviews_v1.0.json $D/squadshifts/reddit_v1.0.json "
+         "--dev-fraction 0.05 --out ref/train_shards")
+JEMALLOC = "LD_PRELOAD=libjemalloc.so.2 MALLOC_CONF=background_thread:true,dirty_decay_ms:-1,muzzy_decay_ms:-1"
 
 
-def reproduce(continued: bool) -> list[str]:
-    final = "ref/reader2" if continued else "ref/reader"
-    return REPRODUCE + (CONTINUE if continued else []) + [
-        f"zeroxqa calibrate ref/train_shards --model {final}",
-        "zeroxqa shard $D/squad/squad_v2_dev_eval19.json --out ref/eval19",
-        f"zeroxqa eval ref/eval19 --model {final} --split all --out eval19.parquet",
-    ]
+def train_command(out: str, base: str, cfg: dict) -> str:
+    """The `zeroxqa train` command of one stage, rebuilt from the recipe its card recorded."""
+    flags = [f"--epochs {cfg['epochs']}", f"--max-steps {cfg['max_steps']}" if cfg.get("max_steps") else "",
+             f"--batch-size {cfg['batch_size']}", f"--lr {cfg['learning_rate']:g}",
+             f"--warmup-ratio {cfg['warmup_ratio']:g}", "--max-length 256 --doc-stride 128",
+             "--freeze-embeddings" if cfg.get("freeze_embeddings") else "",
+             f"--negative-ratio {cfg['negative_ratio']:g}" if cfg.get("negative_ratio") else "",
+             f"--repeat-unanswerable {cfg['repeat_unanswerable']}" if cfg.get("repeat_unanswerable", 1) > 1 else "",
+             f"--threads {cfg['threads']}" if cfg.get("threads") else "",
+             f"--checkpoint-every {cfg['checkpoint_every']}", f"--seed {cfg['seed']}"]
+    return f"{JEMALLOC} zeroxqa train ref/train_shards --out {out} --base {base} " + " ".join(f for f in flags if f)
+
+
+def reproduce(stages: list[Path]) -> list[str]:
+    """Every command from the data files to the shipped reader: shard, each training stage on the last, the
+    threshold, the evaluation."""
+    names = [f"ref/{s.name}" for s in stages]
+    trains = [train_command(name, base, read_card(stage)["train_config"])
+              for name, base, stage in zip(names, ["minilm"] + names, stages)]
+    return ["D=../shared/data", SHARD, *trains,
+            f"zeroxqa calibrate ref/train_shards --model {names[-1]}",
+            "zeroxqa shard $D/squad/squad_v2_dev_eval19.json --out ref/eval19",
+            f"zeroxqa eval ref/eval19 --model {names[-1]} --split all --out eval19.parquet"]
 
 
 def data_card(shards: Path) -> list[dict]:
@@ -91,12 +95,13 @@ def main() -> None:
                     help="NAME=metrics.parquet: every domain's row is recorded (e.g. the zero-shot targets)")
     ap.add_argument("--eval-json", type=Path, help="more metrics to record (a JSON object)")
     ap.add_argument("--peak-rss-gb", type=float)
-    ap.add_argument("--continued-from", type=Path, help="the reader READER was trained from (its stage is recorded too)")
+    ap.add_argument("--continued-from", type=Path, action="append", default=[],
+                    help="a reader that READER's training continued, earliest first (repeatable; each stage is recorded)")
     ap.add_argument("--out", type=Path, default=REFERENCE_DIR)
     args = ap.parse_args()
 
     card = read_card(args.reader)
-    stages = [args.continued_from, args.reader] if args.continued_from else [args.reader]
+    stages = [*args.continued_from, args.reader]
     histories = [json.loads((r / HISTORY_FILE).read_text()) for r in stages]
     steps = [h for history in histories for h in history if "tokens_per_s" in h]
     seconds = sum([h for h in history if "seconds" in h][-1]["seconds"] for history in histories)
@@ -119,7 +124,7 @@ def main() -> None:
         "training_stages": [{"reader": str(r), "steps": [h for h in hist if "seconds" in h][-1]["step"],
                              "seconds": round([h for h in hist if "seconds" in h][-1]["seconds"], 1),
                              "train_config": read_card(r).get("train_config")} for r, hist in zip(stages, histories)],
-        "reproduce": reproduce(bool(args.continued_from)),
+        "reproduce": reproduce(stages),
         "hardware": hardware(),
         "training_seconds": round(seconds, 1),
         "tokens_per_s_mean": round(sum(h["tokens_per_s"] for h in steps) / max(len(steps), 1), 1),

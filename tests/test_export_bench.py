@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
 from zeroxqa.bench.gate import HF_PIPELINE, decide
-from zeroxqa.config import BenchConfig
+from zeroxqa.config import BenchConfig, ShardConfig
 from zeroxqa.export.cpu import quantization_preset
 from zeroxqa.export.onnx import export_onnx, optimize_onnx, quantize_int8
 from zeroxqa.features import prepare_features
@@ -114,6 +115,34 @@ def test_static_int8_is_calibrated_and_answers_like_fp32(onnx_dirs, tmp_path):
         quantize_static_int8(onnx_dirs["fp32"], tmp_path / "none", [], [])
 
 
+def test_export_makes_the_static_skimming_variant_with_its_own_threshold(trained_dir, tmp_path):
+    """`export --calibrate-on`: static int8 (ranges from held-out questions), skimming on top, and the
+    threshold set again on those questions, the variant the benchmark measures, made directly."""
+    from typer.testing import CliRunner
+
+    from zeroxqa.cli import app
+    from zeroxqa.readers import SourceSpec
+    from zeroxqa.sample import SQUAD_THEMES
+    from zeroxqa.shard import shard
+
+    runner, shards = CliRunner(), tmp_path / "shards"
+    shard([SourceSpec(SQUAD_THEMES)], shards)
+    result = runner.invoke(app, ["export", "--model", str(trained_dir), "--out", str(tmp_path / "s"), "--skim", "2",
+                                 "--calibrate-on", str(shards)])
+    assert result.exit_code == 0, result.output
+    card = json.loads((tmp_path / "s" / "zeroxqa_card.json").read_text())
+    assert card["variant"]["quantization"] == "static-qdq-minmax" and card["skim"] == {"keep_sentences": 2}
+    assert card["threshold_calibration"]["split"] == "calibration" and card["threshold_calibration"]["rows"] > 0
+    assert QAEngine.load(tmp_path / "s").skim.keep_sentences == 2
+    optimized = runner.invoke(app, ["export", "--model", str(trained_dir), "--out", str(tmp_path / "o"), "--optimize", "O2",
+                                    "--calibrate-on", str(shards)])
+    assert optimized.exit_code == 2 and "plain export" in optimized.output
+    shard([SourceSpec(SQUAD_THEMES)], tmp_path / "train_only", ShardConfig(dev_fraction=0.0))
+    empty = runner.invoke(app, ["export", "--model", str(trained_dir), "--out", str(tmp_path / "e"),
+                                "--calibrate-on", str(tmp_path / "train_only")])
+    assert empty.exit_code == 2 and "no dev rows" in empty.output, empty.output
+
+
 def test_quantization_preset_follows_the_cpu():
     assert quantization_preset({"avx2", "avx512f", "avx512_vnni"}, "x86_64") == "avx512_vnni"
     assert quantization_preset({"avx2", "avx512f"}, "x86_64") == "avx512"
@@ -136,6 +165,16 @@ def test_gate_accepts_int8_within_the_drop_and_rejects_beyond():
     assert "no int8 variant" in bad.reasons[-1]
 
 
+def test_only_the_named_variants_are_measured_with_the_reference_and_a_typo_is_named():
+    from zeroxqa.bench.variants import UnknownVariant, select_variants
+
+    built = {n: Path(n) for n in ("torch-fp32", "onnx-fp32", "onnx-o2-int8", "onnx-int8-static", "onnx-int8-static-skim2")}
+    assert select_variants(built, []) == built
+    assert list(select_variants(built, ["onnx-int8-static-skim2"])) == ["torch-fp32", "onnx-int8-static-skim2"]
+    with pytest.raises(UnknownVariant, match="onnx-int8-skim2.*this run builds: torch-fp32, onnx-fp32"):
+        select_variants(built, ["onnx-int8-skim2"])
+
+
 def test_bench_writes_report_parquet_and_plots(trained_dir, tmp_path):
     from zeroxqa.bench.run import run_bench
 
@@ -144,8 +183,9 @@ def test_bench_writes_report_parquet_and_plots(trained_dir, tmp_path):
                     calibration_rows=ROWS[:3] + ROWS[3:] * 2)
     table = pq.read_table(tmp_path / "bench" / "bench.parquet").to_pylist()
     names = [r["variant"] for r in table]
-    assert names == [HF_PIPELINE, "torch-fp32", "onnx-fp32", "onnx-o2", "onnx-int8", "onnx-o2-int8", "onnx-o2-int8-skim1",
-                     "reader-o2-int8", "reader-o2-int8-skim1", "onnx-int8-static"]  # a student (the reader itself) too
+    assert names == [HF_PIPELINE, "torch-fp32", "onnx-fp32", "onnx-o2", "onnx-int8", "onnx-o2-int8", "onnx-int8-static",
+                     "onnx-o2-int8-skim1", "onnx-int8-static-skim1",  # skimming on either int8 kind
+                     "reader-o2-int8", "reader-o2-int8-skim1"]  # a student (the reader itself) too
     for name, folder in out["variants"].items():  # each variant's threshold set again on the calibration rows
         card = json.loads((folder / "zeroxqa_card.json").read_text())
         assert card["threshold_calibration"]["split"] == "calibration", name
@@ -154,6 +194,8 @@ def test_bench_writes_report_parquet_and_plots(trained_dir, tmp_path):
     assert "threshold_calibration" not in json.loads((trained_dir / "zeroxqa_card.json").read_text())
     skimmed = json.loads((out["variants"]["onnx-o2-int8-skim1"] / "zeroxqa_card.json").read_text())
     assert skimmed["skim"] == {"keep_sentences": 1} and skimmed["variant"]["precision"] == "int8"
+    static_skimmed = json.loads((out["variants"]["onnx-int8-static-skim1"] / "zeroxqa_card.json").read_text())
+    assert static_skimmed["skim"] == {"keep_sentences": 1} and static_skimmed["variant"]["quantization"] == "static-qdq-minmax"
     by = {r["variant"]: r for r in table}
     assert by["torch-fp32"]["f1"] == 100.0 and by["onnx-int8"]["f1"] == 100.0
     assert all(r["p50_ms"] > 0 and r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"] and r["peak_rss_mb"] > 0 for r in table)

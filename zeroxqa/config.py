@@ -83,11 +83,13 @@ class BenchConfig(BaseModel):
     max_f1_drop: float = Field(1.0, ge=0, description="largest F1 loss of an accepted variant against torch fp32")
     optimize_level: str = Field("O2", pattern="^O[123]$")
     hf_pipeline: bool = Field(True, description="add the Hugging Face pipeline reference row")
-    skim_sentences: list[int] = Field(default_factory=list, description="also measure the optimized int8 reader "
-                                      "reading only this many sentences of each paragraph (one variant each)")
+    skim_sentences: list[int] = Field(default_factory=list, description="also measure the optimized int8 reader (and "
+                                      "the static one, when built) reading only this many sentences of each paragraph")
     students: list[str] = Field(default_factory=list, description="smaller readers (e.g. distilled students) measured "
                                 "in the same run as optimized int8 variants, against the same reference")
     calibration_questions: int = Field(256, ge=1, description="held-out questions that calibrate static int8's ranges")
+    only: list[str] = Field(default_factory=list, description="measure only these variants (the torch fp32 "
+                            "reference and the HF pipeline row always); default: every variant built")
 
 
 class MetaConfig(BaseModel):

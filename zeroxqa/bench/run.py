@@ -9,7 +9,7 @@ from zeroxqa.atomic import write_json
 from zeroxqa.bench.gate import HF_PIPELINE, decide
 from zeroxqa.bench.measure import measure_engine, measure_hf_pipeline, measure_in_subprocess
 from zeroxqa.bench.report import machine, write_report
-from zeroxqa.bench.variants import build_variants, size_mb, student_variants
+from zeroxqa.bench.variants import build_variants, select_variants, size_mb, student_variants
 from zeroxqa.config import BenchConfig, ReaderConfig
 from zeroxqa.model import read_card
 
@@ -34,15 +34,14 @@ def run_bench(reader_dir: str | Path, rows: list[dict], out: str | Path, cfg: Be
     if not rows:
         raise ValueError("no rows to benchmark on")
     progress("building variants (ONNX export, optimization, int8)...")
-    variants = build_variants(reader_dir, out / "variants", cfg.optimize_level, prebuilt, cfg.skim_sentences)
+    some = (calibration_rows or [])[: cfg.calibration_questions]
+    calibration = ([r["question"] for r in some], [r["context"] for r in some]) if some else None
+    variants = build_variants(reader_dir, out / "variants", cfg.optimize_level, prebuilt, cfg.skim_sentences, calibration)
     variants |= student_variants(cfg.students, out / "variants", cfg.optimize_level, cfg.skim_sentences)
+    variants = select_variants(variants, cfg.only)
     if calibration_rows:
         from zeroxqa.evaluate import recalibrate
-        from zeroxqa.export.onnx import quantize_static_int8
 
-        some = calibration_rows[: cfg.calibration_questions]
-        variants["onnx-int8-static"] = quantize_static_int8(variants["onnx-fp32"], out / "variants" / "onnx-int8-static",
-                                                            [r["question"] for r in some], [r["context"] for r in some])
         for name, folder in variants.items():
             if Path(folder).resolve().is_relative_to(out.resolve()):  # never a prebuilt stage output
                 progress(f"calibrating the no-answer threshold of {name} on {len(calibration_rows)} held-out questions...")

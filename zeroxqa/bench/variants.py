@@ -4,17 +4,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from zeroxqa.export.onnx import export_onnx, optimize_onnx, quantize_int8, with_skimming
+from zeroxqa.export.onnx import export_onnx, optimize_onnx, quantize_int8, quantize_static_int8, with_skimming
 
 REFERENCE = "torch-fp32"
+STATIC_INT8 = "onnx-int8-static"
+
+
+class UnknownVariant(ValueError):
+    """`--only` named a variant this run does not build."""
 
 
 def build_variants(reader_dir: str | Path, out: str | Path, optimize_level: str = "O2",
-                   prebuilt: dict[str, Path] | None = None, skim_sentences: list[int] | None = None) -> dict[str, Path]:
+                   prebuilt: dict[str, Path] | None = None, skim_sentences: list[int] | None = None,
+                   calibration: tuple[list[str], list[str]] | None = None) -> dict[str, Path]:
     """name -> folder. The int8 model is quantized from the plain export (the reliable path); the optimized
-    graph is quantized too, through the default-tensor-type fallback; each `skim_sentences` K adds the
-    optimized int8 model reading K sentences a paragraph. Variants in `prebuilt` (for example the pipeline's
-    quantize stage output) are used as they are."""
+    graph is quantized too, through the default-tensor-type fallback. With `calibration` (held-out questions
+    and their contexts) a statically quantized int8 model is added. Each `skim_sentences` K adds every int8
+    model of the optimized or static kind reading K sentences a paragraph: skimming and quantization are
+    separate levers, and the fastest pair within the F1 budget is not known in advance. Variants in
+    `prebuilt` (for example the pipeline's quantize stage output) are used as they are."""
     out, prebuilt = Path(out), prebuilt or {}
     opt = f"onnx-{optimize_level.lower()}"
     if {REFERENCE, "onnx-fp32", opt, "onnx-int8", f"{opt}-int8"} <= set(prebuilt):
@@ -29,8 +37,11 @@ def build_variants(reader_dir: str | Path, out: str | Path, optimize_level: str 
             "onnx-int8": Path(prebuilt.get("onnx-int8") or quantize_int8(fp32, out / "onnx-int8")),
             f"{opt}-int8": quantize_int8(optimized, out / f"{opt}-int8"),
         }
-    for k in skim_sentences or []:
-        variants[f"{opt}-int8-skim{k}"] = with_skimming(variants[f"{opt}-int8"], out / f"{opt}-int8-skim{k}", k)
+    if calibration:
+        variants[STATIC_INT8] = quantize_static_int8(variants["onnx-fp32"], out / STATIC_INT8, *calibration)
+    skimmed = [(base, k) for base in (f"{opt}-int8", STATIC_INT8) if base in variants for k in skim_sentences or []]
+    for base, k in skimmed:
+        variants[f"{base}-skim{k}"] = with_skimming(variants[base], out / f"{base}-skim{k}", k)
     return variants
 
 
@@ -46,6 +57,15 @@ def student_variants(students: list[str | Path], out: str | Path, optimize_level
         for k in skim_sentences or []:
             variants[f"{name}-skim{k}"] = with_skimming(variants[name], out / f"{name}-skim{k}", k)
     return variants
+
+
+def select_variants(variants: dict[str, Path], only: list[str]) -> dict[str, Path]:
+    """The variants named in `only` (all when it is empty), always with the reference the gate compares
+    against. An unknown name is an error that lists the known ones, not an empty benchmark."""
+    unknown = sorted(set(only) - set(variants))
+    if unknown:
+        raise UnknownVariant(f"unknown variant(s) {', '.join(unknown)}; this run builds: {', '.join(variants)}")
+    return {k: v for k, v in variants.items() if not only or k in only or k == REFERENCE}
 
 
 def size_mb(folder: str | Path) -> float:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from zeroxqa.cli.common import (_READER, BatchSize, CheckpointDir, CheckpointEvery, Device, DocStride, Domains, Epochs,
                                 LearningRate, MaxLength, MaxSteps, NegativeRatio, RepeatUnanswerable, Resume, Seed, Shards,
@@ -19,25 +20,54 @@ def export(
     model: Annotated[str, typer.Option("--model", "-m", help="a saved reader, or 'squad'")],
     out: Annotated[Path, typer.Option("--out", "-o", help="folder of the ONNX variant")],
     optimize: Annotated[str | None, typer.Option(help="ORT graph optimization level: O1, O2 or O3")] = None,
-    quantize: Annotated[bool, typer.Option(help="dynamic int8 with this CPU's preset")] = True,
+    quantize: Annotated[bool, typer.Option(help="int8: dynamic with this CPU's preset, or static with --calibrate-on")] = True,
     skim: Annotated[int | None, typer.Option(help="read only this many sentences of each paragraph (context skimming)")] = None,
+    calibrate_on: Annotated[list[Path] | None, typer.Option(help="shards whose dev questions calibrate static int8's ranges "
+                                                                 "and the variant's no-answer threshold (repeatable)")] = None,
 ) -> None:
-    """Export a reader to ONNX, optionally graph-optimize it, and quantize it to int8."""
+    """Export a reader to ONNX, optionally graph-optimize it, and quantize it to int8 (static, with its
+    threshold set again, when given held-out questions to calibrate on)."""
     from zeroxqa.export.cpu import quantization_preset
-    from zeroxqa.export.onnx import export_onnx, optimize_onnx, quantize_int8, with_skimming
+    from zeroxqa.export.onnx import export_onnx, optimize_onnx, quantize_int8, quantize_static_int8, with_skimming
     from zeroxqa.model import check_model_dir
 
+    if calibrate_on and optimize:
+        err_console.print("[red]error:[/red] static int8 (--calibrate-on) quantizes the plain export: leave out --optimize "
+                          "(onnxruntime fuses the quantized graph when it loads it)")
+        raise typer.Exit(2)
     with clear_input_errors():
         model = check_model_dir(model)
+        calibration = load_dev_rows(calibrate_on) if calibrate_on else []
     path = export_onnx(model, out.with_name(out.name + "-fp32") if optimize or quantize or skim else out)
     if optimize:
         path = optimize_onnx(path, out.with_name(out.name + f"-{optimize.lower()}") if quantize or skim else out, optimize)
-    if quantize:
+    if quantize and calibration:
+        some = calibration[: _BENCH.calibration_questions]
+        path = quantize_static_int8(path, out.with_name(out.name + "-int8") if skim else out,
+                                    [r["question"] for r in some], [r["context"] for r in some])
+        console.print(f"static int8, ranges calibrated on {len(some)} held-out questions")
+    elif quantize:
         path = quantize_int8(path, out.with_name(out.name + "-int8") if skim else out)
         console.print(f"int8 preset: {quantization_preset()}")
     if skim:
         path = with_skimming(path, out, skim)
+    if calibration:
+        from zeroxqa.evaluate import recalibrate
+
+        old, new, _, f1 = recalibrate(path, calibration, split="calibration", progress=True)
+        console.print(f"no-answer threshold {old:.2f} -> {new:.2f} (F1 {f1:.2f} on {len(calibration)} held-out questions)")
     console.print(f"ONNX reader: {path}")
+
+
+def load_dev_rows(shards: list[Path]) -> list[dict]:
+    """The dev rows of `shards`, the held-out questions a variant is calibrated on; none is an input error."""
+    from zeroxqa.dataset import load_rows
+    from zeroxqa.errors import InputError
+
+    rows = load_rows(shards, "dev", None)
+    if not rows:
+        raise InputError(", ".join(str(s) for s in shards), "no dev rows to calibrate on (--calibrate-on)")
+    return rows
 
 
 _BENCH = BenchConfig()
@@ -56,14 +86,18 @@ def bench(
     threads: Annotated[int | None, typer.Option(help="threads per variant (default: all cores)")] = _BENCH.threads,
     max_f1_drop: Annotated[float, typer.Option(help="largest F1 loss of an accepted int8 model")] = _BENCH.max_f1_drop,
     hf_pipeline: Annotated[bool, typer.Option(help="measure the HF pipeline reference row")] = _BENCH.hf_pipeline,
-    skim: Annotated[list[int] | None, typer.Option(help="add a skimming variant reading this many sentences a paragraph (repeatable)")] = None,
+    skim: Annotated[list[int] | None, typer.Option(help="add skimming variants (of the optimized and the static int8 "
+                                                        "models) reading this many sentences a paragraph (repeatable)")] = None,
     student: Annotated[list[str] | None, typer.Option(help="a smaller reader (a distilled student) to measure in the same run (repeatable)")] = None,
     calibrate_on: Annotated[list[Path] | None, typer.Option(help="shards whose dev questions calibrate each ONNX variant's "
                                                                  "threshold and a static int8 variant (never the benchmark's own)")] = None,
+    only: Annotated[list[str] | None, typer.Option(help="measure only this variant, e.g. onnx-int8-static-skim2 (repeatable; "
+                                                        "torch-fp32 and the HF pipeline always)")] = None,
 ) -> None:
     """Torch fp32, ONNX fp32, ONNX optimized and ONNX int8 against the HF pipeline: EM/F1, latency
     p50/p95/p99 at batch 1, throughput, size, peak memory; gate the int8 model; write Parquet, Markdown, PNG."""
     from zeroxqa.bench.run import run_bench
+    from zeroxqa.bench.variants import UnknownVariant
     from zeroxqa.dataset import load_rows
     from zeroxqa.model import check_model_dir
 
@@ -71,19 +105,20 @@ def bench(
         model = check_model_dir(model)
         student = [check_model_dir(s) for s in student or []]
         rows = load_rows(shards, None if split == "all" else split, domain)
-        calibration = load_rows(calibrate_on, "dev", None) if calibrate_on else None
+        calibration = load_dev_rows(calibrate_on) if calibrate_on else None
     if not rows:
         err_console.print(f"[red]error:[/red] no rows in split {split!r} of {[str(s) for s in shards]} to benchmark on")
         raise typer.Exit(2)
-    if calibrate_on and not calibration:
-        err_console.print(f"[red]error:[/red] --calibrate-on: no dev rows in {[str(s) for s in calibrate_on]}")
-        raise typer.Exit(2)
     cfg = BenchConfig(max_questions=max_questions, latency_questions=latency_questions, batch_size=batch_size,
                       threads=threads, max_f1_drop=max_f1_drop, hf_pipeline=hf_pipeline,
-                      skim_sentences=skim or [], students=student or [])
+                      skim_sentences=skim or [], students=student or [], only=only or [])
     label = f"{split} split of {', '.join(str(s) for s in shards)}"
-    result = run_bench(model, rows, out, cfg, data_label=label, progress=lambda m: console.print(f"[dim]{m}[/dim]"),
-                       calibration_rows=calibration)
+    try:
+        result = run_bench(model, rows, out, cfg, data_label=label, progress=lambda m: console.print(f"[dim]{m}[/dim]"),
+                           calibration_rows=calibration)
+    except UnknownVariant as e:
+        err_console.print(f"[red]error:[/red] --only: {escape(str(e))}", highlight=False)
+        raise typer.Exit(2) from None
     shown = ("variant", "f1", "p50_ms", "p95_ms", "throughput_qps", "speedup_p50_vs_hf", "size_mb", "peak_rss_mb")
     print_table("Benchmark (full table in report.md)", [{c: r[c] for c in shown} for r in result["results"]])
     for reason in result["decision"].reasons:
