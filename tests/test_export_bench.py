@@ -205,6 +205,10 @@ def test_bench_writes_report_parquet_and_plots(trained_dir, tmp_path):
         assert all(r[s] >= 0 for s in stages) and r["infer_ms"] > 0 and sum(r[s] for s in stages) <= 2 * r["p50_ms"]
     assert by["onnx-o2-int8-skim1"]["skim_ms"] > by["onnx-o2-int8"]["skim_ms"]
     assert all(np.isnan(by[HF_PIPELINE][s]) for s in stages)
+    # beside F1 at its own threshold, what no threshold moves: span F1, and the best F1 any threshold gets here
+    for r in table[1:]:
+        assert 0 <= r["span_f1"] <= 100 and r["f1"] - 1e-9 <= r["oracle_f1"] <= 100, r["variant"]
+    assert by["torch-fp32"]["span_f1"] == 100.0 and np.isnan(by[HF_PIPELINE]["oracle_f1"])
     assert by["onnx-int8"]["size_mb"] < by["onnx-fp32"]["size_mb"]
     assert sum(r["accepted"] for r in table) == 1 and "int8" in out["decision"].accepted
     report = (tmp_path / "bench" / "report.md").read_text()

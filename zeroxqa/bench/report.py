@@ -10,7 +10,7 @@ import pyarrow as pa
 from zeroxqa.atomic import atomic_path, write_parquet, write_text
 from zeroxqa.bench.gate import HF_PIPELINE, GateDecision
 
-COLUMNS = ("variant", "exact", "f1", "HasAns_f1", "NoAns_f1", "threshold", "p50_ms", "p95_ms", "p99_ms", "throughput_qps",
+COLUMNS = ("variant", "exact", "f1", "HasAns_f1", "NoAns_f1", "threshold", "span_f1", "oracle_f1", "p50_ms", "p95_ms", "p99_ms", "throughput_qps",
            "speedup_p50_vs_hf", "size_mb", "peak_rss_mb", "skim_ms", "tokenize_ms", "infer_ms", "decode_ms")
 
 
