@@ -165,6 +165,14 @@ def test_gate_accepts_int8_within_the_drop_and_rejects_beyond():
     assert "no int8 variant" in bad.reasons[-1]
 
 
+def test_gate_rejects_a_variant_whose_spans_are_worse_even_when_its_threshold_hides_it():
+    rows = [dict(result("torch-fp32", 54.3, 36), span_f1=72.7), dict(result("onnx-o2-int8-skim2", 53.8, 6.5), span_f1=68.5),
+            dict(result("onnx-int8", 53.9, 18), span_f1=72.1), result(HF_PIPELINE, 49.9, 41)]
+    decision = decide(rows, max_f1_drop=1.0)
+    assert decision.accepted == "onnx-int8"  # the skimming variant is faster, but reads 4.2 span F1 worse
+    assert any("onnx-o2-int8-skim2" in r and "span F1 68.50 (-4.20)" in r and "rejected" in r for r in decision.reasons)
+
+
 def test_only_the_named_variants_are_measured_with_the_reference_and_a_typo_is_named():
     from zeroxqa.bench.variants import UnknownVariant, select_variants
 
