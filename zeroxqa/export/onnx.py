@@ -65,7 +65,9 @@ def optimize_onnx(onnx_dir: str | Path, out: str | Path, level: Literal["O1", "O
 
 
 def quantize_int8(onnx_dir: str | Path, out: str | Path, preset: str | None = None) -> Path:
-    """Dynamic int8 quantization with the preset of this CPU (or the one given).
+    """Dynamic int8 quantization with the preset of this CPU (or the one given), weights per output channel:
+    one scale per tensor cost the reference reader 2.5 span F1 on held-out questions, one per channel 0.1,
+    at the same speed (measured on the O2 graph, 2 cores, AVX-512 VNNI).
 
     optimum's quantizer fails on a graph ORT has already optimized (shape inference cannot type the
     fused nodes' outputs). For such a graph, onnxruntime's quantizer is called directly with a default
@@ -74,7 +76,7 @@ def quantize_int8(onnx_dir: str | Path, out: str | Path, preset: str | None = No
     onnx_dir, out = Path(onnx_dir), Path(out)
     preset = preset or quantization_preset()
     optimized = (read_card(onnx_dir).get("variant") or {}).get("optimized")
-    variant = {"precision": "int8", "quantization": f"dynamic-{preset}"}
+    variant = {"precision": "int8", "quantization": f"dynamic-{preset}", "per_channel": True}
     with tempfile.TemporaryDirectory() as work, quiet_libraries():
         if optimized:
             target = Path(work) / ONNX_FILE
@@ -84,7 +86,7 @@ def quantize_int8(onnx_dir: str | Path, out: str | Path, preset: str | None = No
             from optimum.onnxruntime import ORTQuantizer
             from optimum.onnxruntime.configuration import AutoQuantizationConfig
 
-            config = getattr(AutoQuantizationConfig, preset)(is_static=False, per_channel=False)
+            config = getattr(AutoQuantizationConfig, preset)(is_static=False, per_channel=True)
             target = ORTQuantizer.from_pretrained(onnx_dir, file_name=ONNX_FILE).quantize(config, save_dir=work)
             target = next(Path(work).glob("*quantized*.onnx")) if Path(target).is_dir() else Path(target)
             variant["quantizer"] = "optimum"
@@ -144,6 +146,6 @@ def _quantize_with_default_type(src: Path, dst: Path, preset: str) -> None:
 
     weight_type = QuantType.QUInt8 if preset == "arm64" else QuantType.QInt8
     quantize_dynamic(
-        src, dst, weight_type=weight_type, per_channel=False, reduce_range=False,
+        src, dst, weight_type=weight_type, per_channel=True, reduce_range=False,
         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
     )
