@@ -28,12 +28,13 @@ class GateDecision:
 def decide(results: list[dict], max_f1_drop: float = 1.0, reference: str = REFERENCE) -> GateDecision:
     by_name = {r["variant"]: r for r in results}
     ref_f1 = by_name[reference]["f1"]
+    ref_span_f1 = by_name[reference].get("span_f1", math.nan)  # nan: not measured
     reasons, passing = [], []
     for r in results:
         if r["variant"] == HF_PIPELINE:
             continue  # a yardstick, not a candidate
         drop = ref_f1 - r["f1"]
-        span_drop = by_name[reference].get("span_f1", math.nan) - r.get("span_f1", math.nan)  # nan: not measured
+        span_drop = ref_span_f1 - r.get("span_f1", math.nan)
         ok = drop <= max_f1_drop and not span_drop > max_f1_drop
         span = "" if math.isnan(span_drop) else f", span F1 {r['span_f1']:.2f} ({-span_drop:+.2f})"
         reasons.append(f"{r['variant']}: F1 {r['f1']:.2f} ({-drop:+.2f} vs {reference}){span} -> "

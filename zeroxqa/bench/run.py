@@ -11,6 +11,7 @@ from zeroxqa.bench.measure import measure_engine, measure_hf_pipeline, measure_i
 from zeroxqa.bench.report import machine, write_report
 from zeroxqa.bench.variants import build_variants, select_variants, size_mb, student_variants
 from zeroxqa.config import BenchConfig, ReaderConfig
+from zeroxqa.export.onnx import calibration_texts
 from zeroxqa.model import read_card
 
 
@@ -34,8 +35,7 @@ def run_bench(reader_dir: str | Path, rows: list[dict], out: str | Path, cfg: Be
     if not rows:
         raise ValueError("no rows to benchmark on")
     progress("building variants (ONNX export, optimization, int8)...")
-    some = (calibration_rows or [])[: cfg.calibration_questions]
-    calibration = ([r["question"] for r in some], [r["context"] for r in some]) if some else None
+    calibration = calibration_texts(calibration_rows, cfg.calibration_questions) if calibration_rows else None
     variants = build_variants(reader_dir, out / "variants", cfg.optimize_level, prebuilt, cfg.skim_sentences, calibration)
     variants |= student_variants(cfg.students, out / "variants", cfg.optimize_level, cfg.skim_sentences)
     variants = select_variants(variants, cfg.only)

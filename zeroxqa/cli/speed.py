@@ -28,7 +28,8 @@ def export(
     """Export a reader to ONNX, optionally graph-optimize it, and quantize it to int8 (static, with its
     threshold set again, when given held-out questions to calibrate on)."""
     from zeroxqa.export.cpu import quantization_preset
-    from zeroxqa.export.onnx import export_onnx, optimize_onnx, quantize_int8, quantize_static_int8, with_skimming
+    from zeroxqa.export.onnx import (calibration_texts, export_onnx, optimize_onnx, quantize_int8, quantize_static_int8,
+                                     with_skimming)
     from zeroxqa.model import check_model_dir
 
     if calibrate_on and optimize:
@@ -41,13 +42,13 @@ def export(
     path = export_onnx(model, out.with_name(out.name + "-fp32") if optimize or quantize or skim else out)
     if optimize:
         path = optimize_onnx(path, out.with_name(out.name + f"-{optimize.lower()}") if quantize or skim else out, optimize)
+    int8_out = out.with_name(out.name + "-int8") if skim else out
     if quantize and calibration:
-        some = calibration[: _BENCH.calibration_questions]
-        path = quantize_static_int8(path, out.with_name(out.name + "-int8") if skim else out,
-                                    [r["question"] for r in some], [r["context"] for r in some])
-        console.print(f"static int8, ranges calibrated on {len(some)} held-out questions")
+        questions, contexts = calibration_texts(calibration, _BENCH.calibration_questions)
+        path = quantize_static_int8(path, int8_out, questions, contexts)
+        console.print(f"static int8, ranges calibrated on {len(questions)} held-out questions")
     elif quantize:
-        path = quantize_int8(path, out.with_name(out.name + "-int8") if skim else out)
+        path = quantize_int8(path, int8_out)
         console.print(f"int8 preset: {quantization_preset()}")
     if skim:
         path = with_skimming(path, out, skim)

@@ -93,6 +93,12 @@ def quantize_int8(onnx_dir: str | Path, out: str | Path, preset: str | None = No
         return _finish(onnx_dir, target, out, variant)
 
 
+def calibration_texts(rows: list[dict], limit: int) -> tuple[list[str], list[str]]:
+    """The questions and contexts of the first `limit` held-out rows: what static int8 calibrates its
+    activation ranges on."""
+    return [r["question"] for r in rows[:limit]], [r["context"] for r in rows[:limit]]
+
+
 def quantize_static_int8(onnx_dir: str | Path, out: str | Path, questions: list[str], contexts: list[str],
                          per_channel: bool = True) -> Path:
     """Static int8 (QDQ): weights per channel and activations too, their ranges calibrated (min-max) on
