@@ -153,19 +153,29 @@ def test_a_process_worker_on_a_work_pool_runs_the_deployments(api, tmp_path):
     assert all(d.work_pool_name == "zeroxqa-test" for d in registered.values())
     assert registered["retrain/nightly"].schedules and registered["onboard-domain/on-domain-arrived"].entrypoint
 
-    # a worker picks up a run of a deployment on the pool and runs it from its source folder
+    # a worker picks up a run of a deployment on the pool and runs it from its source folder. The run exists
+    # before the worker starts, and the worker polls until it has run it: a `--run-once` worker that polled
+    # before the run was created exited without it (seen once on a loaded machine).
     flow.from_source(str(FIXTURES), "sleepy_flow.py:sleepy").deploy(name="pool", work_pool_name="zeroxqa-test",
                                                                        print_next_steps=False)
     marker = tmp_path / "go"
     marker.write_text("")
-    worker = subprocess.Popen([PREFECT, "worker", "start", "--pool", "zeroxqa-test", "--run-once"], env=env,
-                              cwd=tmp_path, stdout=open(tmp_path / "worker.log", "w"), stderr=subprocess.STDOUT,
-                              start_new_session=True)
+    run = run_deployment("sleepy/pool", parameters={"marker": str(marker)}, timeout=0)
+    log = tmp_path / "worker.log"
+    worker = subprocess.Popen([PREFECT, "worker", "start", "--pool", "zeroxqa-test"],
+                              env={**env, "PREFECT_WORKER_QUERY_SECONDS": "2"}, cwd=tmp_path, stdout=open(log, "w"),
+                              stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        run = run_deployment("sleepy/pool", parameters={"marker": str(marker)}, timeout=0)
         with get_client(sync_client=True) as client:
-            wait_for(lambda: client.read_flow_run(run.id).state.is_completed(), 180, every=2,
-                     what=f"the worker to run the flow ({tmp_path / 'worker.log'})")
+            try:
+                wait_for(lambda: client.read_flow_run(run.id).state.is_completed(), 180, every=2,
+                         what="the worker to run the flow")
+            except AssertionError as timed_out:
+                raise AssertionError(f"{timed_out}; the worker's log ends:\n{_tail(log)}") from None
     finally:
         if worker.poll() is None:
             os.killpg(worker.pid, signal.SIGKILL)
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else "(none)"
