@@ -121,6 +121,8 @@ def test_export_makes_the_static_skimming_variant_with_its_own_threshold(trained
     from typer.testing import CliRunner
 
     from zeroxqa.cli import app
+    from zeroxqa.dataset import load_rows
+    from zeroxqa.evaluate import reference_abstention
     from zeroxqa.readers import SourceSpec
     from zeroxqa.sample import SQUAD_THEMES
     from zeroxqa.shard import shard
@@ -134,6 +136,10 @@ def test_export_makes_the_static_skimming_variant_with_its_own_threshold(trained
     assert card["variant"]["quantization"] == "static-qdq-minmax" and card["skim"] == {"keep_sentences": 2}
     assert card["threshold_calibration"]["split"] == "calibration" and card["threshold_calibration"]["rows"] > 0
     assert QAEngine.load(tmp_path / "s").skim.keep_sentences == 2
+    # its threshold makes it abstain on the held-out questions as often as the reader it came from does
+    dev = load_rows([shards], "dev", None)
+    assert card["threshold_calibration"]["method"] == "abstains as often as its reference"
+    assert card["threshold_calibration"]["abstained"] == pytest.approx(reference_abstention(trained_dir, dev))
     optimized = runner.invoke(app, ["export", "--model", str(trained_dir), "--out", str(tmp_path / "o"), "--optimize", "O2",
                                     "--calibrate-on", str(shards)])
     assert optimized.exit_code == 2 and "plain export" in optimized.output
@@ -194,10 +200,16 @@ def test_bench_writes_report_parquet_and_plots(trained_dir, tmp_path):
     assert names == [HF_PIPELINE, "torch-fp32", "onnx-fp32", "onnx-o2", "onnx-int8", "onnx-o2-int8", "onnx-int8-static",
                      "onnx-o2-int8-skim1", "onnx-int8-static-skim1",  # skimming on either int8 kind
                      "reader-o2-int8", "reader-o2-int8-skim1"]  # a student (the reader itself) too
-    for name, folder in out["variants"].items():  # each variant's threshold set again on the calibration rows
-        card = json.loads((folder / "zeroxqa_card.json").read_text())
+    cards = {name: json.loads((folder / "zeroxqa_card.json").read_text()) for name, folder in out["variants"].items()}
+    for name, card in cards.items():  # each variant's threshold set again on the calibration rows
         assert card["threshold_calibration"]["split"] == "calibration", name
         assert [r["threshold"] for r in table if r["variant"] == name] == [card["null_threshold"]]
+    # the reference's by the best-F1 search; every other one abstains on as many of those rows as it does
+    reference = cards.pop("torch-fp32")["threshold_calibration"]
+    assert reference["method"] == "best F1"
+    for name, card in cards.items():
+        assert card["threshold_calibration"]["method"] == "abstains as often as its reference", name
+        assert card["threshold_calibration"]["abstained"] == pytest.approx(reference["abstained"]), name
     assert out["variants"]["torch-fp32"] == tmp_path / "bench" / "reader"  # a copy: the reader's own card is untouched
     assert "threshold_calibration" not in json.loads((trained_dir / "zeroxqa_card.json").read_text())
     skimmed = json.loads((out["variants"]["onnx-o2-int8-skim1"] / "zeroxqa_card.json").read_text())

@@ -78,3 +78,29 @@ def test_abstention_threshold_comes_from_domains_with_unanswerable_questions():
     shots = Evaluation([r for r, _ in v1[:2]], [s for _, s in v1[:2]], threshold=7.0)
     assert shots.calibrate()[1] == pytest.approx(4.5) and shots.abstention_threshold() == 7.0
     assert Evaluation(shots.rows, shots.spans, threshold=1.6).abstention_threshold() == pytest.approx(4.5)
+
+
+def test_a_variant_abstains_on_the_questions_its_reference_abstains_on_whatever_its_score_shift():
+    """Quantizing or skimming a reader shifts its null scores; matched to the reference's abstention share,
+    the variant's threshold follows the shift instead of a fresh best-F1 search's jagged optimum."""
+    from zeroxqa.decode import SpanPrediction
+    from zeroxqa.evaluate import Evaluation
+
+    rows = [_row("v2", a) for a in ("a", "", "b", "", "c", "d", "", "e")]
+    na = [-3.0, 2.5, -1.0, 0.5, -2.0, 1.5, 3.0, -0.5]
+    reference = Evaluation(rows, [SpanPrediction("x", 0, 0.0, s) for s in na], threshold=0.0)
+    share = reference.abstained()
+    assert share == 4 / 8  # na 2.5, 0.5, 1.5 and 3.0 lie above 0
+    shifted = Evaluation(rows, [SpanPrediction("x", 0, 0.0, 4.0 + 1.1 * s) for s in na], threshold=0.0)
+    t = shifted.threshold_abstaining_on(share)
+    assert shifted.abstained(t) == share
+    assert [s.answer(t) for s in shifted.spans] == reference.answers()  # the same questions, not only as many
+    assert shifted.abstained(shifted.threshold_abstaining_on(0.0)) == 0.0
+    assert shifted.abstained(shifted.threshold_abstaining_on(1.0)) == 1.0
+    # a question with no span at all abstains at any threshold: the share is met with the others
+    spanless = Evaluation(rows, [SpanPrediction("", -1, 0.0, 0.0)] + shifted.spans[1:], threshold=0.0)
+    assert spanless.abstained(spanless.threshold_abstaining_on(share)) == share
+    assert spanless.abstained(spanless.threshold_abstaining_on(0.0)) == 1 / 8
+    # only the rows a threshold is tuned on count: an all-answerable domain beside a mixed one is left out
+    mixed = Evaluation(rows + [_row("v1", "z")], reference.spans + [SpanPrediction("z", 0, 0.0, 9.0)], threshold=0.0)
+    assert mixed.abstained() == share

@@ -9,7 +9,7 @@ from zeroxqa.atomic import write_json
 from zeroxqa.bench.gate import HF_PIPELINE, decide
 from zeroxqa.bench.measure import measure_engine, measure_hf_pipeline, measure_in_subprocess
 from zeroxqa.bench.report import machine, write_report
-from zeroxqa.bench.variants import build_variants, select_variants, size_mb, student_variants
+from zeroxqa.bench.variants import REFERENCE, build_variants, select_variants, size_mb, student_variants
 from zeroxqa.config import BenchConfig, ReaderConfig
 from zeroxqa.export.onnx import calibration_texts
 from zeroxqa.model import read_card
@@ -20,8 +20,8 @@ def run_bench(reader_dir: str | Path, rows: list[dict], out: str | Path, cfg: Be
               calibration_rows: list[dict] | None = None) -> dict:
     """Every variant measured in its own process on `rows`. With `calibration_rows` (labelled rows held apart
     from `rows`), a statically quantized int8 variant is added, and every variant's no-answer threshold, the
-    reference's too, is calibrated again on them, each with its own windows: quantization and skimming shift
-    the null scores a threshold was set for. Only the benchmark's own copies are rewritten."""
+    reference's too, is set again on them (`calibrate_thresholds`): quantization and skimming shift the null
+    scores a threshold was set for. Only the benchmark's own copies are rewritten."""
     import shutil
 
     from zeroxqa.reference import whole_reader_dir
@@ -40,12 +40,7 @@ def run_bench(reader_dir: str | Path, rows: list[dict], out: str | Path, cfg: Be
     variants |= student_variants(cfg.students, out / "variants", cfg.optimize_level, cfg.skim_sentences)
     variants = select_variants(variants, cfg.only)
     if calibration_rows:
-        from zeroxqa.evaluate import recalibrate
-
-        for name, folder in variants.items():
-            if Path(folder).resolve().is_relative_to(out.resolve()):  # never a prebuilt stage output
-                progress(f"calibrating the no-answer threshold of {name} on {len(calibration_rows)} held-out questions...")
-                recalibrate(folder, calibration_rows, split="calibration")
+        calibrate_thresholds(variants, calibration_rows, out, progress)
     results = []
     jobs = [(HF_PIPELINE, measure_hf_pipeline, Path(reader_dir))] if cfg.hf_pipeline else []
     jobs += [(name, measure_engine, folder) for name, folder in variants.items()]
@@ -63,3 +58,17 @@ def run_bench(reader_dir: str | Path, rows: list[dict], out: str | Path, cfg: Be
     accepted = {**decision.to_dict(), "path": str(variants[decision.accepted])}
     paths["accepted"] = write_json(accepted, out / "accepted.json")
     return {"results": results, "decision": decision, "paths": paths, "variants": variants}
+
+
+def calibrate_thresholds(variants: dict[str, Path], rows: list[dict], out: Path, progress=print) -> None:
+    """The reference's no-answer threshold by the best-F1 search on `rows`; every other variant's so that it
+    abstains on as many of them as the reference does (each reading with its own windows). Only the
+    benchmark's own copies are rewritten, never a prebuilt stage output."""
+    from zeroxqa.evaluate import recalibrate
+
+    progress(f"calibrating the no-answer threshold of {REFERENCE} on {len(rows)} held-out questions...")
+    share = recalibrate(variants[REFERENCE], rows, split="calibration").abstained
+    for name, folder in variants.items():
+        if name != REFERENCE and Path(folder).resolve().is_relative_to(out.resolve()):
+            progress(f"setting {name}'s threshold to abstain on {100 * share:.1f}% of them, as {REFERENCE} does...")
+            recalibrate(folder, rows, split="calibration", abstain_share=share)

@@ -156,10 +156,9 @@ def calibrate(
     if not rows:
         err_console.print(f"[red]error:[/red] no rows in split {split!r} of {[str(s) for s in shards]}")
         raise typer.Exit(2)
-    old, new, f1_old, f1_new = recalibrate(folder, rows, ReaderConfig(max_length=max_length, doc_stride=doc_stride), split,
-                                          progress=True)
-    console.print(f"threshold {old:.3f} -> {new:.3f}; F1 on these {len(rows)} rows {f1_old:.2f} -> {f1_new:.2f}; "
-                  f"written to {folder / CARD_FILE}")
+    done = recalibrate(folder, rows, ReaderConfig(max_length=max_length, doc_stride=doc_stride), split, progress=True)
+    console.print(f"threshold {done.old:.3f} -> {done.new:.3f}; F1 on these {len(rows)} rows {done.f1_old:.2f} -> "
+                  f"{done.f1_new:.2f}; written to {folder / CARD_FILE}")
 
 
 def read_text_arg(value: str | None, file: Path | None, name: str) -> str:

@@ -53,10 +53,13 @@ def export(
     if skim:
         path = with_skimming(path, out, skim)
     if calibration:
-        from zeroxqa.evaluate import recalibrate
+        from zeroxqa.evaluate import recalibrate, reference_abstention
 
-        old, new, _, f1 = recalibrate(path, calibration, split="calibration", progress=True)
-        console.print(f"no-answer threshold {old:.2f} -> {new:.2f} (F1 {f1:.2f} on {len(calibration)} held-out questions)")
+        console.print(f"reading the {len(calibration)} held-out questions with {model}, then with the variant...")
+        share = reference_abstention(model, calibration, progress=True)
+        done = recalibrate(path, calibration, split="calibration", progress=True, abstain_share=share)
+        console.print(f"no-answer threshold {done.old:.2f} -> {done.new:.2f}: abstains on {100 * done.abstained:.1f}% of "
+                      f"the held-out questions, as {model} does at its best-F1 threshold (F1 {done.f1_new:.2f})")
     console.print(f"ONNX reader: {path}")
 
 
