@@ -44,3 +44,27 @@ def test_calibrate_writes_the_threshold_that_the_evaluation_finds(tiny_reader, s
 def test_calibrate_leaves_the_shipped_reader_alone(shards):
     result = runner.invoke(app, ["calibrate", str(shards), "--model", "squad"])
     assert result.exit_code == 2 and "not rewritten" in result.output
+
+
+def test_calibrate_like_a_reference_abstains_as_often_as_it_does(tiny_reader, shards, tmp_path):
+    """A variant calibrated `--like` its reader takes the threshold at which it abstains on as many of the
+    tuning rows as the reader does at its best-F1 threshold, wherever its own scores lie."""
+    import copy
+
+    import torch
+
+    from zeroxqa.dataset import load_rows
+    from zeroxqa.evaluate import reference_abstention
+
+    reference = save_reader(tiny_reader, tmp_path / "reader")
+    shifted = copy.deepcopy(tiny_reader)
+    with torch.no_grad():  # a variant whose no-answer scores are shifted: here, its QA head's biases moved
+        shifted.model.qa_outputs.bias.add_(torch.tensor([0.7, -0.4]))
+    variant = save_reader(shifted, tmp_path / "variant")
+    result = runner.invoke(app, ["calibrate", str(shards), "--model", str(variant), "--split", "all", "--like", str(reference)])
+    assert result.exit_code == 0, result.output
+    calibration = json.loads((variant / CARD_FILE).read_text())["threshold_calibration"]
+    assert calibration["method"] == "abstains as often as its reference"
+    assert calibration["abstained"] == pytest.approx(reference_abstention(reference, load_rows([shards])))
+    missing = runner.invoke(app, ["calibrate", str(shards), "--model", str(variant), "--like", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2

@@ -118,8 +118,9 @@ def eval_cmd(
     oracle_f1, oracle_t = ev.calibrate()
     # the answerable questions alone with the best span always given: the quality of the spans themselves
     forced = {m["domain"]: m for m in ev.per_domain(threshold=math.inf)}
-    for m in table:
-        m.update({"model": model, "split": split, "null_threshold": ev.threshold, "oracle_f1": oracle_f1,
+    for m in table:  # each domain's oracle from its own rows
+        m.update({"model": model, "split": split, "null_threshold": ev.threshold,
+                  "oracle_f1": ev.of_domain(m["domain"]).calibrate()[0],
                   "span_exact": forced[m["domain"]]["HasAns_exact"], "span_f1": forced[m["domain"]]["HasAns_f1"]})
     print_table(f"{model} on {split} (threshold {ev.threshold:.3f})",
                 [{k: m[k] for k in ("domain", "n", "exact", "f1", "HasAns_n", "HasAns_f1", "NoAns_n", "NoAns_f1", "span_f1")}
@@ -139,16 +140,21 @@ def calibrate(
     domain: Domains = None,
     max_length: MaxLength = _READER.max_length,
     doc_stride: DocStride = _READER.doc_stride,
+    like: Annotated[str | None, typer.Option(help="a reader this one is a variant of (int8, skimming, a student): "
+                                                  "abstain on these rows as often as it does at its best-F1 threshold")] = None,
 ) -> None:
     """Calibrate a reader's no-answer threshold again on labelled rows (on their domains that hold unanswerable
-    questions; rows with none can only raise it) and write it into the reader's card."""
+    questions; rows with none can only raise it) and write it into the reader's card. With `--like READER`,
+    the threshold instead makes it abstain as often as READER does: steadier than its own best-F1 search
+    when the rows hold few unanswerable questions."""
     from zeroxqa.dataset import load_rows
-    from zeroxqa.evaluate import recalibrate
+    from zeroxqa.evaluate import recalibrate, reference_abstention
     from zeroxqa.model import CARD_FILE, check_model_dir
     from zeroxqa.reference import REFERENCE_DIR
 
     with clear_input_errors():
         folder = Path(check_model_dir(model))
+        reference = check_model_dir(like) if like else None
         rows = load_rows(shards, None if split == "all" else split, domain)
     if folder.resolve() == Path(REFERENCE_DIR).resolve():
         err_console.print("[red]error:[/red] the shipped reference reader is not rewritten: copy its folder and calibrate the copy")
@@ -156,7 +162,11 @@ def calibrate(
     if not rows:
         err_console.print(f"[red]error:[/red] no rows in split {split!r} of {[str(s) for s in shards]}")
         raise typer.Exit(2)
-    done = recalibrate(folder, rows, ReaderConfig(max_length=max_length, doc_stride=doc_stride), split, progress=True)
+    cfg = ReaderConfig(max_length=max_length, doc_stride=doc_stride)
+    share = reference_abstention(reference, rows, cfg, progress=True) if reference else None
+    done = recalibrate(folder, rows, cfg, split, progress=True, abstain_share=share)
+    if reference:
+        console.print(f"abstains on {100 * done.abstained:.1f}% of the tuning rows, as {like} does at its best-F1 threshold")
     console.print(f"threshold {done.old:.3f} -> {done.new:.3f}; F1 on these {len(rows)} rows {done.f1_old:.2f} -> "
                   f"{done.f1_new:.2f}; written to {folder / CARD_FILE}")
 
