@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pyarrow.parquet as pq
+import pytest
 import torch
 from typer.testing import CliRunner
 
@@ -75,6 +76,12 @@ def test_cli_eval_writes_per_domain_parquet(tiny_reader, sample_rows, tmp_path):
     table = pq.read_table(tmp_path / "m.parquet").to_pylist()
     assert [r["domain"] for r in table] == ["Force", "Normans", ALL]
     assert table[-1]["n"] == table[0]["n"] + table[1]["n"] and 0 <= table[-1]["f1"] <= 100
+    # a domain's oracle F1 (threshold searched on its rows) is its own, as if it were evaluated alone
+    res = runner.invoke(app, ["eval", str(tmp_path / "s"), "--model", str(tmp_path / "r"), "--domain", "Force",
+                              "--out", str(tmp_path / "force.parquet")])
+    alone = pq.read_table(tmp_path / "force.parquet").to_pylist()
+    assert table[0]["oracle_f1"] == pytest.approx(alone[-1]["oracle_f1"]) and alone[0]["oracle_f1"] == alone[-1]["oracle_f1"]
+    assert all(r["f1"] - 1e-9 <= r["oracle_f1"] <= 100 for r in table)
     res = runner.invoke(app, ["answer", "--model", str(tmp_path / "r"), "--context", "Alice met Bob.", "--question", "Who?"])
     assert res.exit_code == 0 and "threshold" in res.output
     res = runner.invoke(app, ["train", str(tmp_path / "s"), "--domain", "Nowhere", "--out", str(tmp_path / "t"), "--base", str(tmp_path / "r")])

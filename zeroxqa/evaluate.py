@@ -46,6 +46,13 @@ class Evaluation:
             return max(self.threshold, self.calibrate()[1]) if self.rows else self.threshold
         return tuning.calibrate()[1]
 
+    def of_domain(self, domain: str) -> "Evaluation":
+        """The rows of one domain (all rows for "(all)")."""
+        if domain == ALL:
+            return self
+        idx = [i for i, r in enumerate(self.rows) if r["domain"] == domain]
+        return Evaluation([self.rows[i] for i in idx], [self.spans[i] for i in idx], self.threshold)
+
     def tuning_rows(self) -> "Evaluation":
         """The rows a threshold is tuned on: those of the domains that hold unanswerable questions, or all
         rows (this very evaluation) when no domain does."""
