@@ -1,4 +1,4 @@
-"""Reader commands: `train`, `eval`, `calibrate`, `answer`."""
+"""Reader commands: `train`, `eval`, `calibrate`, `average`, `answer`."""
 
 from __future__ import annotations
 
@@ -169,6 +169,32 @@ def calibrate(
         console.print(f"abstains on {100 * done.abstained:.1f}% of the tuning rows, as {like} does at its best-F1 threshold")
     console.print(f"threshold {done.old:.3f} -> {done.new:.3f}; F1 on these {len(rows)} rows {done.f1_old:.2f} -> "
                   f"{done.f1_new:.2f}; written to {folder / CARD_FILE}")
+
+
+@app.command()
+def average(
+    first: Annotated[str, typer.Argument(help="a reader ('squad', a folder)")],
+    second: Annotated[str, typer.Argument(help="a reader of the same architecture, e.g. FIRST trained further")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="folder of the averaged reader")],
+    weight: Annotated[float, typer.Option(min=0.0, max=1.0, help="share of SECOND in every weight")] = 0.5,
+) -> None:
+    """Average the weights of two readers (WiSE-FT): a reader trained further on one kind of text, averaged
+    with the one it started from, keeps most of its gain and gives back most of what it lost elsewhere.
+    Calibrate the result's threshold afterwards (`zeroxqa calibrate`)."""
+    from zeroxqa.average import average_readers
+    from zeroxqa.model import check_model_dir, load_reader, save_reader
+
+    with clear_input_errors():
+        readers = [load_reader(check_model_dir(m)) for m in (first, second)]
+    try:
+        reader = average_readers(*readers, weight)
+    except ValueError as e:
+        err_console.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
+    reader.card = {**reader.card, "averaged": {"first": first, "second": second, "weight": weight},
+                   "threshold_calibrated": False}
+    save_reader(reader, out)
+    console.print(f"{out}: {1 - weight:g} x {first} + {weight:g} x {second}; calibrate its no-answer threshold next")
 
 
 def read_text_arg(value: str | None, file: Path | None, name: str) -> str:
