@@ -5,7 +5,11 @@ Run by a developer after `zeroxqa train ... --freeze-embeddings` and `zeroxqa ca
 
     python scripts/ship_reference_reader.py --reader READER --shards SHARDS --eval eval19=eval19.parquet \
         [--eval-domains zero_shot=ood.parquet] [--eval-json extra_metrics.json] [--peak-rss-gb X] \
-        [--continued-from FIRST_STAGE_READER --continued-from SECOND_STAGE_READER ...]
+        [--continued-from FIRST_STAGE_READER --continued-from SECOND_STAGE_READER ...] \
+        [--stage-shards STAGE_READER=SHARDS]    # a stage trained on other shards than --shards
+        [--after-card SHIPPED_CARD]             # the stages of the shipped reader a new stage continued from
+
+READER may be a weight average (`zeroxqa average PREVIOUS LAST --out READER`): its card names the last stage.
 
 It writes zeroxqa/data/readers/squad-minilm-l6/: fp16 safetensors without the base's word embeddings,
 config, the training curve, and a card with the data (files, sha256, counts, licenses), the recipe, the
@@ -30,14 +34,19 @@ from zeroxqa.train import CURVE_FILE, HISTORY_FILE
 
 LICENSES = {"squadshifts": "CC BY 4.0 (SQuADShifts, Miller et al. 2020)",
             "squad": "CC BY-SA 4.0 (SQuAD, Rajpurkar et al. 2016/2018)"}
-SHARD = ("zeroxqa shard $D/squad/squad_v2_dev_half.json $D/squad/squad_v1_dev_12_articles.json "
-         "$D/squad/squad_v1_dev_super_bowl_50.json $D/squad/squad_v2_train_10_articles.json "
-         "$D/squadshifts/new_wiki_v1.0.json $D/squadshifts/amazon_reviews_v1.0.json $D/squadshifts/reddit_v1.0.json "
-         "--dev-fraction 0.05 --out ref/train_shards")
 JEMALLOC = "LD_PRELOAD=libjemalloc.so.2 MALLOC_CONF=background_thread:true,dirty_decay_ms:-1,muzzy_decay_ms:-1"
 
 
-def train_command(out: str, base: str, cfg: dict) -> str:
+def shard_command(shards: Path) -> str:
+    """The `zeroxqa shard` command that made a shard folder, rebuilt from its reconciliation (the input files,
+    relative to the shared data folder) and its manifest (the split)."""
+    files = dict.fromkeys(r["file"] for r in pq.read_table(shards / "reconciliation.parquet").to_pylist())
+    inputs = [("$D/" + f.split("/data/", 1)[1]) if "/data/" in f else f for f in files]
+    split = json.loads((shards / "manifest.json").read_text())["config"]
+    return f"zeroxqa shard {' '.join(inputs)} --dev-fraction {split['dev_fraction']:g} --out ref/{shards.name}"
+
+
+def train_command(out: str, base: str, cfg: dict, shards: str = "ref/train_shards") -> str:
     """The `zeroxqa train` command of one stage, rebuilt from the recipe its card recorded."""
     flags = [f"--epochs {cfg['epochs']}", f"--max-steps {cfg['max_steps']}" if cfg.get("max_steps") else "",
              f"--batch-size {cfg['batch_size']}", f"--lr {cfg['learning_rate']:g}",
@@ -47,19 +56,38 @@ def train_command(out: str, base: str, cfg: dict) -> str:
              f"--repeat-unanswerable {cfg['repeat_unanswerable']}" if cfg.get("repeat_unanswerable", 1) > 1 else "",
              f"--threads {cfg['threads']}" if cfg.get("threads") else "",
              f"--checkpoint-every {cfg['checkpoint_every']}", f"--seed {cfg['seed']}"]
-    return f"{JEMALLOC} zeroxqa train ref/train_shards --out {out} --base {base} " + " ".join(f for f in flags if f)
+    return f"{JEMALLOC} zeroxqa train {shards} --out {out} --base {base} " + " ".join(f for f in flags if f)
 
 
-def reproduce(stages: list[Path]) -> list[str]:
+def reproduce(stages: list[dict], folders: dict[str, Path], averaged: dict | None, final: str) -> list[str]:
     """Every command from the data files to the shipped reader: shard, each training stage on the last, the
-    threshold, the evaluation."""
-    names = [f"ref/{s.name}" for s in stages]
-    trains = [train_command(name, base, read_card(stage)["train_config"])
-              for name, base, stage in zip(names, ["minilm"] + names, stages)]
-    return ["D=../shared/data", SHARD, *trains,
-            f"zeroxqa calibrate ref/train_shards --model {names[-1]}",
+    weight average (when the reader is one), the threshold, the evaluation."""
+    readers = [st["reader"] for st in stages]
+    trains = [train_command(st["reader"], base, st["train_config"], st["shards"])
+              for st, base in zip(stages, ["minilm"] + readers)]
+    average = ([f"zeroxqa average {readers[-2]} {readers[-1]} --weight {averaged['weight']:g} --out {final}"]
+               if averaged else [])
+    return ["D=../shared/data", *(shard_command(folders[name]) for name in dict.fromkeys(st["shards"] for st in stages)),
+            *trains, *average, f"zeroxqa calibrate {stages[0]['shards']} --model {final}",
             "zeroxqa shard $D/squad/squad_v2_dev_eval19.json --out ref/eval19",
-            f"zeroxqa eval ref/eval19 --model {names[-1]} --split all --out eval19.parquet"]
+            f"zeroxqa eval ref/eval19 --model {final} --split all --out eval19.parquet"]
+
+
+def stage_record(reader: Path, shards: Path) -> dict:
+    """One training stage as the card records it, from the reader's own card and training history."""
+    card, history = read_card(reader), json.loads((reader / HISTORY_FILE).read_text())
+    last, steps = [h for h in history if "seconds" in h][-1], [h for h in history if "tokens_per_s" in h]
+    return {"reader": f"ref/{reader.name}", "shards": f"ref/{shards.name}", "train_data_sha256": card.get("train_data_sha256"),
+            "steps": last["step"], "seconds": round(last["seconds"], 1), "train_config": card.get("train_config"),
+            "tokens_per_s_mean": round(sum(h["tokens_per_s"] for h in steps) / max(len(steps), 1), 1),
+            "hardware": hardware(), "domains": card.get("domains", [])}
+
+
+def earlier_stages(card: dict) -> list[dict]:
+    """The stages recorded by a shipped reader's card (the reader a new stage continued from)."""
+    return [{"shards": "ref/train_shards", "tokens_per_s_mean": card.get("tokens_per_s_mean"),
+             "hardware": card.get("hardware"), "domains": card.get("domains", []),
+             **st, "reader": st["reader"].replace("/work/", "")} for st in card.get("training_stages", [])]
 
 
 def data_card(shards: Path) -> list[dict]:
@@ -97,14 +125,21 @@ def main() -> None:
     ap.add_argument("--peak-rss-gb", type=float)
     ap.add_argument("--continued-from", type=Path, action="append", default=[],
                     help="a reader that READER's training continued, earliest first (repeatable; each stage is recorded)")
+    ap.add_argument("--stage-shards", action="append", default=[],
+                    help="STAGE_READER=SHARDS: the shard folder a stage trained on, when not --shards (repeatable)")
+    ap.add_argument("--after-card", type=Path, help="the card of the shipped reader the first stage here continued "
+                                                     "from: its stages are recorded first")
+    ap.add_argument("--note", help="what the card should say that no other field does")
     ap.add_argument("--out", type=Path, default=REFERENCE_DIR)
     args = ap.parse_args()
 
     card = read_card(args.reader)
-    stages = [*args.continued_from, args.reader]
-    histories = [json.loads((r / HISTORY_FILE).read_text()) for r in stages]
-    steps = [h for history in histories for h in history if "tokens_per_s" in h]
-    seconds = sum([h for h in history if "seconds" in h][-1]["seconds"] for history in histories)
+    averaged = card.get("averaged")
+    last = Path(averaged["second"]) if averaged else args.reader  # the folder the last training stage wrote
+    stage_shards = {Path(r): Path(f) for r, f in (spec.split("=", 1) for spec in args.stage_shards)}
+    folders = {f"ref/{f.name}": f for f in [args.shards, *stage_shards.values()]}
+    stages = (earlier_stages(json.loads(args.after_card.read_text())) if args.after_card else [])
+    stages += [stage_record(r, stage_shards.get(r, args.shards)) for r in [*args.continued_from, last]]
     metrics = {}
     for spec, every_domain in [(str(s), False) for s in args.eval] + [(str(s), True) for s in args.eval_domains]:
         name, path = spec.split("=", 1)
@@ -112,6 +147,7 @@ def main() -> None:
                          for row in pq.read_table(path).to_pylist() if every_domain or row["domain"] == "(all)"] or None
     if args.eval_json:
         metrics.update(json.loads(args.eval_json.read_text()))
+    final = f"ref/{args.reader.name}"
     extra = {
         "name": "squad-minilm-l6",
         "description": "Extractive QA reader (SQuAD 2.0 style: answer span or no answer), MiniLM-L6-H384 "
@@ -121,19 +157,19 @@ def main() -> None:
         "training_data": data_card(args.shards),
         "threshold_calibrated_on": "the held-out 5% of the training contexts (dev split of the shards), on its domains "
                                    "that hold unanswerable questions (`zeroxqa calibrate`); never the evaluation set",
-        "training_stages": [{"reader": str(r), "steps": [h for h in hist if "seconds" in h][-1]["step"],
-                             "seconds": round([h for h in hist if "seconds" in h][-1]["seconds"], 1),
-                             "train_config": read_card(r).get("train_config")} for r, hist in zip(stages, histories)],
-        "reproduce": reproduce(stages),
+        "domains": sorted({d for st in stages for d in st.pop("domains")}),
+        "training_stages": stages,
+        "averaged": {**averaged, "first": stages[-2]["reader"], "second": stages[-1]["reader"]} if averaged else None,
+        "reproduce": reproduce(stages, folders, averaged, final),
         "hardware": hardware(),
-        "training_seconds": round(seconds, 1),
-        "tokens_per_s_mean": round(sum(h["tokens_per_s"] for h in steps) / max(len(steps), 1), 1),
+        "training_seconds": round(sum(st["seconds"] for st in stages), 1),
         "peak_rss_gb": args.peak_rss_gb,
+        "note": args.note,
         "metrics": metrics,
     }
     out = pack_reader(args.reader, args.out, base="minilm", card_extra=extra)
     for name in (CURVE_FILE, HISTORY_FILE):
-        shutil.copyfile(args.reader / name, out / name)
+        shutil.copyfile(last / name, out / name)
     size = sum(p.stat().st_size for p in out.iterdir())
     print(f"shipped {out} ({size / 1e6:.1f} MB); dev F1 {card.get('dev_metrics', {}).get('f1')}")
 
