@@ -148,6 +148,7 @@ def main() -> None:
     if args.eval_json:
         metrics.update(json.loads(args.eval_json.read_text()))
     final = f"ref/{args.reader.name}"
+    domains = sorted({d for st in stages for d in st.pop("domains")})  # one list for the card, not one per stage
     extra = {
         "name": "squad-minilm-l6",
         "description": "Extractive QA reader (SQuAD 2.0 style: answer span or no answer), MiniLM-L6-H384 "
@@ -157,7 +158,7 @@ def main() -> None:
         "training_data": data_card(args.shards),
         "threshold_calibrated_on": "the held-out 5% of the training contexts (dev split of the shards), on its domains "
                                    "that hold unanswerable questions (`zeroxqa calibrate`); never the evaluation set",
-        "domains": sorted({d for st in stages for d in st.pop("domains")}),
+        "domains": domains,
         "training_stages": stages,
         "averaged": {**averaged, "first": stages[-2]["reader"], "second": stages[-1]["reader"]} if averaged else None,
         "reproduce": reproduce(stages, folders, averaged, final),
