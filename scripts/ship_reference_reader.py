@@ -87,7 +87,7 @@ def earlier_stages(card: dict) -> list[dict]:
     """The stages recorded by a shipped reader's card (the reader a new stage continued from)."""
     return [{"shards": "ref/train_shards", "tokens_per_s_mean": card.get("tokens_per_s_mean"),
              "hardware": card.get("hardware"), "domains": card.get("domains", []),
-             **st, "reader": st["reader"].replace("/work/", "")} for st in card.get("training_stages", [])]
+             **st, "reader": f"ref/{Path(st['reader']).name}"} for st in card.get("training_stages", [])]
 
 
 def data_card(shards: Path) -> list[dict]:
