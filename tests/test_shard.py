@@ -96,3 +96,13 @@ def test_long_non_ascii_domain_names_fit_a_file_name_in_bytes():
     names = safe_names([long_a, long_b, "日本語のテーマ" * 40])
     assert len(set(names.values())) == 3
     assert all(len((n + ".parquet").encode("utf-8")) <= 255 for n in names.values())
+
+
+def test_a_held_out_domain_goes_to_dev_whole_and_an_unknown_one_is_refused(tmp_path):
+    result = shard([SourceSpec(p) for p in sample_files()], tmp_path / "o", ShardConfig(dev_domains=["Force"]))
+    manifest = {r["domain"]: r for r in result.manifest.to_pylist()}
+    assert manifest["Force"]["train"] == 0 and manifest["Force"]["dev"] == manifest["Force"]["rows"] > 0
+    assert manifest["Warsaw"]["train"] > 0 and manifest["Warsaw"]["dev"] > 0, "the other domains split as before"
+    bad = CliRunner().invoke(app, ["shard", *map(str, sample_files()), "--dev-domain", "Forse", "--out", str(tmp_path / "b")])
+    assert bad.exit_code == 2 and "--dev-domain Forse: no such domain" in bad.output and "Force" in bad.output
+    assert not (tmp_path / "b").exists()

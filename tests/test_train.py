@@ -147,3 +147,23 @@ def test_resume_refuses_other_data(tiny_reader, tmp_path):
     train_reader(tiny_reader, ROWS, [], tmp_path / "m", SMALL, cfg, checkpoint_dir=tmp_path / "ck")
     with pytest.raises(ValueError, match="other data"):
         train_reader(tiny_reader, ROWS[:-1], [], tmp_path / "m", SMALL, cfg, checkpoint_dir=tmp_path / "ck", resume=True)
+
+
+def test_dropout_set_for_a_run_only_and_attention_dropout_off_makes_attention_deterministic(tiny_reader, tmp_path):
+    from zeroxqa.model import set_dropout
+    from zeroxqa.train import train_reader
+
+    model = tiny_reader.model.train()
+    batch = {"input_ids": torch.randint(1000, 2000, (2, 24)), "attention_mask": torch.ones(2, 24, dtype=torch.long)}
+    set_dropout(model, hidden=0.0)  # attention dropout alone still draws a random mask
+    assert not torch.equal(model(**batch).start_logits, model(**batch).start_logits)
+    set_dropout(model, attention=0.0)  # both off: train mode is deterministic
+    assert torch.equal(model(**batch).start_logits, model(**batch).start_logits)
+    rates = {n: m.p for n, m in model.named_modules() if isinstance(m, torch.nn.Dropout)}
+    assert rates and set(rates.values()) == {0.0}
+
+    cfg = TrainConfig(epochs=1, batch_size=2, seed=5, attention_dropout=0.0)
+    train_reader(tiny_reader, ROWS, [], tmp_path / "m", SMALL, cfg)
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["attention_probs_dropout_prob"] == 0.1 and config["hidden_dropout_prob"] == 0.1, \
+        "a later fine-tune from the saved reader gets the usual rates back"

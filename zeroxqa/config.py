@@ -10,6 +10,8 @@ class ShardConfig(BaseModel):
 
     dev_fraction: float = Field(0.2, ge=0.0, lt=1.0, description="share of each domain's contexts held out as dev")
     seed: int = Field(13, description="seed of the context-level train/dev split")
+    dev_domains: list[str] = Field(default_factory=list, description="domains held out whole as dev: a threshold "
+                                   "calibrated on themes never trained on is the one new themes need")
 
 
 class ReaderConfig(BaseModel):
@@ -64,6 +66,9 @@ class TrainConfig(BaseModel):
                            description="auto: bf16 autocast on CUDA and on CPUs with bf16 instructions, else fp32")
     freeze_embeddings: bool = Field(False, description="keep the word embeddings fixed (faster on CPU, and a shipped "
                                                        "reader can take them from the base package)")
+    attention_dropout: float | None = Field(None, ge=0, lt=1, description="attention-probability dropout for this run "
+                                            "(None: the model's own). 0 lets a CPU use its fused attention kernel")
+    hidden_dropout: float | None = Field(None, ge=0, lt=1, description="dropout of hidden states for this run (None: the model's own)")
     negative_ratio: float = Field(0.0, ge=0, description="SQuAD 2.0-style negatives per answerable training question "
                                                          "(another paragraph of the same domain)")
     repeat_unanswerable: int = Field(1, ge=1, description="times each real unanswerable training question is seen an "

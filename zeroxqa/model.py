@@ -148,3 +148,20 @@ def save_reader(reader: Reader, out: str | Path) -> Path:
         card = {k: v for k, v in reader.card.items() if k != "weights_from_base"}  # saved whole, not compact
         (tmp / CARD_FILE).write_text(json.dumps(card, indent=2, default=str) + "\n")
     return Path(out)
+
+
+def set_dropout(model: PreTrainedModel, *, attention: float | None = None, hidden: float | None = None) -> None:
+    """Change a model's dropout rates for this run, leaving its saved config as it is (a reader fine-tuned
+    from it later gets the usual rates back). Attention dropout is what keeps a CPU off its fused attention
+    kernel: with it at 0, `scaled_dot_product_attention` runs the flash kernel and no random mask the size
+    of every attention matrix is drawn. None keeps a rate as the model has it."""
+    import torch
+
+    for name, module in model.named_modules():
+        if attention is not None and name.endswith("attention.self") and hasattr(module, "dropout_prob"):
+            module.dropout_prob = attention  # BERT's SDPA path reads the rate from here, not from its Dropout
+        if isinstance(module, torch.nn.Dropout):
+            on_attention = name.endswith(("attention.self.dropout", "attention.dropout"))  # BERT / DistilBERT
+            rate = attention if on_attention else hidden
+            if rate is not None:
+                module.p = rate

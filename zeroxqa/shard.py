@@ -98,7 +98,11 @@ def collect(specs: list[SourceSpec]) -> tuple[dict, dict, list, list, dict]:
 
 
 def _split(rows: list[dict], domain: str, cfg: ShardConfig) -> None:
-    """Give every row without a split one, by its context."""
+    """Give every row without a split one: all of them dev in a held-out domain, else by its context."""
+    if domain in cfg.dev_domains:
+        for r in rows:
+            r["split"] = r.get("split") or "dev"
+        return
     unsplit = [r["context_id"] for r in rows if r.get("split") is None]
     sides = assign_splits(unsplit, domain=domain, dev_fraction=cfg.dev_fraction, seed=cfg.seed)
     for r in rows:
@@ -140,6 +144,10 @@ def shard(specs: list[SourceSpec], out: str | Path, cfg: ShardConfig | None = No
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "manifest.parquet").exists())):
         raise InputError(out, "the output exists and is not a shard folder (no manifest.parquet): choose a new or empty folder")
     qa, paragraphs, quarantine, repairs, counts = collect(specs)
+    unknown = sorted(set(cfg.dev_domains) - set(qa) - set(paragraphs))
+    if unknown:
+        raise InputError(out, f"--dev-domain {', '.join(unknown)}: no such domain in the inputs "
+                              f"(they hold {', '.join(sorted(set(qa) | set(paragraphs))[:20])})")
     names = safe_names(list(qa) + list(paragraphs))
     manifest: list[dict] = []
     with atomic_dir(out) as tmp:

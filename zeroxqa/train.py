@@ -26,7 +26,7 @@ from zeroxqa.dataset import rows_sha256
 from zeroxqa.evaluate import ALL, evaluate
 from zeroxqa.features import pack_train_windows
 from zeroxqa.inference.engine import QAEngine
-from zeroxqa.model import Reader, save_reader
+from zeroxqa.model import Reader, save_reader, set_dropout
 from zeroxqa.negatives import same_article_negatives
 from zeroxqa.progress import bar as progress_bar, note
 
@@ -122,6 +122,7 @@ def train_reader(
     model, tok = reader.model.to(device), reader.tokenizer
     if train_cfg.freeze_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
+    set_dropout(model, attention=train_cfg.attention_dropout, hidden=train_cfg.hidden_dropout)
 
     negatives = same_article_negatives(train_rows, train_cfg.negative_ratio, train_cfg.seed)
     repeats = [r for r in train_rows if r["is_impossible"]] * (train_cfg.repeat_unanswerable - 1)

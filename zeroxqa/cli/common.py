@@ -80,6 +80,9 @@ Device = Annotated[str, typer.Option(help="auto (CUDA when there is a GPU), cpu 
 NegativeRatio = Annotated[float, typer.Option(help="same-article negatives per answerable question")]
 RepeatUnanswerable = Annotated[int, typer.Option(help="times each real unanswerable question is seen an epoch")]
 Threads = Annotated[int | None, typer.Option(help="torch threads (CPU)")]
+AttentionDropout = Annotated[float | None, typer.Option(help="attention dropout for this run (default: the model's); 0 "
+                                                             "lets a CPU use its fused attention kernel")]
+HiddenDropout = Annotated[float | None, typer.Option(help="hidden-state dropout for this run (default: the model's)")]
 CheckpointEvery = Annotated[int, typer.Option(help="save the run state every N steps (0: never)")]
 CheckpointDir = Annotated[Path | None, typer.Option(help="where the run state goes; default OUT.checkpoint")]
 Resume = Annotated[bool, typer.Option(help="continue from the checkpoint, mid-epoch")]

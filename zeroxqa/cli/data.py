@@ -19,6 +19,8 @@ def shard(
     out: Annotated[Path, typer.Option("--out", "-o", help="output folder")],
     dev_fraction: Annotated[float, typer.Option(help="share of contexts held out as dev")] = _SHARD.dev_fraction,
     seed: Annotated[int, typer.Option(help="split seed")] = _SHARD.seed,
+    dev_domain: Annotated[list[str] | None, typer.Option("--dev-domain", help="a domain held out whole as dev, "
+                                                         "e.g. articles to calibrate on that training never sees (repeatable)")] = None,
 ) -> None:
     """Validate inputs and write one Parquet shard per domain, a manifest, a quarantine and the reconciliation."""
     from zeroxqa.readers import SourceSpec
@@ -26,7 +28,7 @@ def shard(
 
     with clear_input_errors():
         specs = [SourceSpec.parse(i) for i in inputs]
-        result = run_shard(specs, out, ShardConfig(dev_fraction=dev_fraction, seed=seed))
+        result = run_shard(specs, out, ShardConfig(dev_fraction=dev_fraction, seed=seed, dev_domains=dev_domain or []))
     report_shard(result)
 
 

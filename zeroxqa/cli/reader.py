@@ -7,9 +7,10 @@ from typing import Annotated
 
 import typer
 
-from zeroxqa.cli.common import (_READER, BatchSize, CheckpointDir, CheckpointEvery, Device, DocStride, Domains, Epochs,
-                                LearningRate, MaxLength, MaxSteps, NegativeRatio, RepeatUnanswerable, Resume, Seed, Shards,
-                                Threads, app, clear_input_errors, console, err_console, print_table)
+from zeroxqa.cli.common import (AttentionDropout, BatchSize, CheckpointDir, CheckpointEvery, Device, DocStride, Domains,
+                                Epochs, HiddenDropout, LearningRate, MaxLength, MaxSteps, NegativeRatio,
+                                RepeatUnanswerable, Resume, Seed, Shards, Threads, _READER, app, clear_input_errors,
+                                console, err_console, print_table)
 from zeroxqa.config import ReaderConfig, TrainConfig
 from zeroxqa.reference import DEFAULT_READER
 
@@ -36,6 +37,8 @@ def train(
     negative_ratio: NegativeRatio = _TRAIN.negative_ratio,
     repeat_unanswerable: RepeatUnanswerable = _TRAIN.repeat_unanswerable,
     warmup_ratio: Annotated[float, typer.Option()] = _TRAIN.warmup_ratio,
+    attention_dropout: AttentionDropout = _TRAIN.attention_dropout,
+    hidden_dropout: HiddenDropout = _TRAIN.hidden_dropout,
     threads: Threads = _TRAIN.threads,
     checkpoint_every: CheckpointEvery = 500,
     checkpoint_dir: CheckpointDir = None,
@@ -49,7 +52,8 @@ def train(
     train_cfg = TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, max_steps=max_steps, seed=seed,
                             device=device, precision=precision, freeze_embeddings=freeze_embeddings,
                             negative_ratio=negative_ratio, repeat_unanswerable=repeat_unanswerable, warmup_ratio=warmup_ratio, threads=threads,
-                            checkpoint_every=checkpoint_every)
+                            checkpoint_every=checkpoint_every, attention_dropout=attention_dropout,
+                            hidden_dropout=hidden_dropout)
     with clear_input_errors():
         check_model_dir(base)
     run_training(shards, domain, out, lambda: load_reader(base), f"base {base}", reader_cfg, train_cfg,

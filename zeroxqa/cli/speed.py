@@ -8,9 +8,10 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from zeroxqa.cli.common import (_READER, BatchSize, CheckpointDir, CheckpointEvery, Device, DocStride, Domains, Epochs,
-                                LearningRate, MaxLength, MaxSteps, NegativeRatio, RepeatUnanswerable, Resume, Seed, Shards,
-                                Threads, app, clear_input_errors, console, err_console, print_table)
+from zeroxqa.cli.common import (AttentionDropout, BatchSize, CheckpointDir, CheckpointEvery, Device, DocStride, Domains,
+                                Epochs, HiddenDropout, LearningRate, MaxLength, MaxSteps, NegativeRatio,
+                                RepeatUnanswerable, Resume, Seed, Shards, Threads, _READER, app, clear_input_errors,
+                                console, err_console, print_table)
 from zeroxqa.config import BenchConfig, DistillConfig, ReaderConfig, TrainConfig
 from zeroxqa.reference import DEFAULT_READER
 
@@ -154,6 +155,8 @@ def distill(
     repeat_unanswerable: RepeatUnanswerable = _TRAIN.repeat_unanswerable,
     seed: Seed = _TRAIN.seed,
     device: Device = _TRAIN.device,
+    attention_dropout: AttentionDropout = _TRAIN.attention_dropout,
+    hidden_dropout: HiddenDropout = _TRAIN.hidden_dropout,
     threads: Threads = _TRAIN.threads,
     checkpoint_every: CheckpointEvery = 500,
     checkpoint_dir: CheckpointDir = None,
@@ -170,7 +173,8 @@ def distill(
     reader_cfg = ReaderConfig(max_length=max_length, doc_stride=doc_stride)
     train_cfg = TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, max_steps=max_steps,
                             seed=seed, device=device, freeze_embeddings=freeze_embeddings, negative_ratio=negative_ratio,
-                            repeat_unanswerable=repeat_unanswerable, threads=threads, checkpoint_every=checkpoint_every)
+                            repeat_unanswerable=repeat_unanswerable, threads=threads, checkpoint_every=checkpoint_every,
+                            attention_dropout=attention_dropout, hidden_dropout=hidden_dropout)
     with clear_input_errors():
         check_model_dir(teacher)
     taught = load_reader(teacher)
