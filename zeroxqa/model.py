@@ -151,8 +151,8 @@ def save_reader(reader: Reader, out: str | Path) -> Path:
 
 
 def set_dropout(model: PreTrainedModel, *, attention: float | None = None, hidden: float | None = None) -> None:
-    """Change a model's dropout rates for this run, leaving its saved config as it is (a reader fine-tuned
-    from it later gets the usual rates back). Attention dropout is what keeps a CPU off its fused attention
+    """Change the dropout rates of the model in memory, leaving its config as it is, so what it saves keeps
+    the usual rates (a reader fine-tuned from the saved folder gets them back). Attention dropout is what keeps a CPU off its fused attention
     kernel: with it at 0, `scaled_dot_product_attention` runs the flash kernel and no random mask the size
     of every attention matrix is drawn. None keeps a rate as the model has it."""
     import torch
