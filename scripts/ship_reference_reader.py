@@ -54,6 +54,7 @@ def train_command(out: str, base: str, cfg: dict, shards: str = "ref/train_shard
              f"--warmup-ratio {cfg['warmup_ratio']:g}", "--max-length 256 --doc-stride 128",
              "--freeze-embeddings" if cfg.get("freeze_embeddings") else "",
              f"--negative-ratio {cfg['negative_ratio']:g}" if cfg.get("negative_ratio") else "",
+             f"--answer-removed-ratio {cfg['answer_removed_ratio']:g}" if cfg.get("answer_removed_ratio") else "",
              f"--repeat-unanswerable {cfg['repeat_unanswerable']}" if cfg.get("repeat_unanswerable", 1) > 1 else "",
              *(f"--{k.replace('_', '-')} {cfg[k]:g}" for k in ("attention_dropout", "hidden_dropout") if cfg.get(k) is not None),
              f"--threads {cfg['threads']}" if cfg.get("threads") else "",

@@ -71,6 +71,9 @@ class TrainConfig(BaseModel):
     hidden_dropout: float | None = Field(None, ge=0, lt=1, description="dropout of hidden states for this run (None: the model's own)")
     negative_ratio: float = Field(0.0, ge=0, description="SQuAD 2.0-style negatives per answerable training question "
                                                          "(another paragraph of the same domain)")
+    answer_removed_ratio: float = Field(0.0, ge=0, le=1, description="negatives per answerable training question made by "
+                                        "deleting the sentences that hold its answer from its own paragraph (harder than "
+                                        "another paragraph: the topic stays, only the fact asked for is gone)")
     repeat_unanswerable: int = Field(1, ge=1, description="times each real unanswerable training question is seen an "
                                                           "epoch (they are few beside SQuAD 1.1-style data)")
     checkpoint_every: int = Field(0, ge=0, description="save the full run state every N steps and at epoch ends (0: never)")

@@ -27,7 +27,7 @@ from zeroxqa.evaluate import ALL, evaluate
 from zeroxqa.features import pack_train_windows
 from zeroxqa.inference.engine import QAEngine
 from zeroxqa.model import Reader, save_reader, set_dropout
-from zeroxqa.negatives import same_article_negatives
+from zeroxqa.negatives import answer_removed_negatives, same_article_negatives
 from zeroxqa.progress import bar as progress_bar, note
 
 HISTORY_FILE, CURVE_FILE = "training.json", "training.png"
@@ -125,8 +125,9 @@ def train_reader(
     set_dropout(model, attention=train_cfg.attention_dropout, hidden=train_cfg.hidden_dropout)
 
     negatives = same_article_negatives(train_rows, train_cfg.negative_ratio, train_cfg.seed)
+    removed = answer_removed_negatives(train_rows, train_cfg.answer_removed_ratio, train_cfg.seed)
     repeats = [r for r in train_rows if r["is_impossible"]] * (train_cfg.repeat_unanswerable - 1)
-    rows = train_rows + repeats + negatives
+    rows = train_rows + repeats + negatives + removed
     windows = pack_train_windows(tok, [r["question"] for r in rows], [r["context"] for r in rows],
                                  [[] if r["is_impossible"] else r["answers"] for r in rows], reader_cfg, progress=progress)
     lengths = windows.lengths.tolist()
@@ -207,6 +208,7 @@ def train_reader(
                 "train_config": train_cfg.model_dump(),
                 "train_examples": len(train_rows),
                 "train_negatives": len(negatives),
+                "train_answer_removed": len(removed),
                 "train_unanswerable_repeats": len(repeats),
                 "train_windows": len(windows),
                 "dev_examples": len(dev_rows),

@@ -78,6 +78,8 @@ def _visible_device(name: str) -> str:
 
 Device = Annotated[str, typer.Option(help="auto (CUDA when there is a GPU), cpu or cuda", callback=_visible_device)]
 NegativeRatio = Annotated[float, typer.Option(help="same-article negatives per answerable question")]
+AnswerRemovedRatio = Annotated[float, typer.Option(help="negatives per answerable question made by deleting its "
+                                                    "answer's sentences from its own paragraph")]
 RepeatUnanswerable = Annotated[int, typer.Option(help="times each real unanswerable question is seen an epoch")]
 Threads = Annotated[int | None, typer.Option(help="torch threads (CPU)")]
 AttentionDropout = Annotated[float | None, typer.Option(help="attention dropout for this run (default: the model's); 0 "

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from zeroxqa.cli.common import (AttentionDropout, BatchSize, CheckpointDir, CheckpointEvery, Device, DocStride, Domains,
-                                Epochs, HiddenDropout, LearningRate, MaxLength, MaxSteps, NegativeRatio,
+from zeroxqa.cli.common import (AnswerRemovedRatio, AttentionDropout, BatchSize, CheckpointDir, CheckpointEvery, Device,
+                                DocStride, Domains, Epochs, HiddenDropout, LearningRate, MaxLength, MaxSteps, NegativeRatio,
                                 RepeatUnanswerable, Resume, Seed, Shards, Threads, _READER, app, clear_input_errors,
                                 console, err_console, print_table)
 from zeroxqa.config import ReaderConfig, TrainConfig
@@ -35,6 +35,7 @@ def train(
     precision: Annotated[str, typer.Option(help="auto, fp32 or bf16 (autocast)")] = _TRAIN.precision,
     freeze_embeddings: Annotated[bool, typer.Option(help="keep the word embeddings fixed")] = _TRAIN.freeze_embeddings,
     negative_ratio: NegativeRatio = _TRAIN.negative_ratio,
+    answer_removed_ratio: AnswerRemovedRatio = _TRAIN.answer_removed_ratio,
     repeat_unanswerable: RepeatUnanswerable = _TRAIN.repeat_unanswerable,
     warmup_ratio: Annotated[float, typer.Option()] = _TRAIN.warmup_ratio,
     attention_dropout: AttentionDropout = _TRAIN.attention_dropout,
@@ -51,7 +52,8 @@ def train(
     reader_cfg = ReaderConfig(max_length=max_length, doc_stride=doc_stride)
     train_cfg = TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, max_steps=max_steps, seed=seed,
                             device=device, precision=precision, freeze_embeddings=freeze_embeddings,
-                            negative_ratio=negative_ratio, repeat_unanswerable=repeat_unanswerable, warmup_ratio=warmup_ratio, threads=threads,
+                            negative_ratio=negative_ratio, answer_removed_ratio=answer_removed_ratio,
+                            repeat_unanswerable=repeat_unanswerable, warmup_ratio=warmup_ratio, threads=threads,
                             checkpoint_every=checkpoint_every, attention_dropout=attention_dropout,
                             hidden_dropout=hidden_dropout)
     with clear_input_errors():

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from zeroxqa.cli.common import (AttentionDropout, BatchSize, CheckpointDir, CheckpointEvery, Device, DocStride, Domains,
-                                Epochs, HiddenDropout, LearningRate, MaxLength, MaxSteps, NegativeRatio,
+from zeroxqa.cli.common import (AnswerRemovedRatio, AttentionDropout, BatchSize, CheckpointDir, CheckpointEvery, Device,
+                                DocStride, Domains, Epochs, HiddenDropout, LearningRate, MaxLength, MaxSteps, NegativeRatio,
                                 RepeatUnanswerable, Resume, Seed, Shards, Threads, _READER, app, clear_input_errors,
                                 console, err_console, print_table)
 from zeroxqa.config import BenchConfig, DistillConfig, ReaderConfig, TrainConfig
@@ -152,6 +152,7 @@ def distill(
     doc_stride: DocStride = _READER.doc_stride,
     freeze_embeddings: Annotated[bool, typer.Option(help="keep the word embeddings fixed (the student then ships compact)")] = True,
     negative_ratio: NegativeRatio = _TRAIN.negative_ratio,
+    answer_removed_ratio: AnswerRemovedRatio = _TRAIN.answer_removed_ratio,
     repeat_unanswerable: RepeatUnanswerable = _TRAIN.repeat_unanswerable,
     seed: Seed = _TRAIN.seed,
     device: Device = _TRAIN.device,
@@ -173,7 +174,8 @@ def distill(
     reader_cfg = ReaderConfig(max_length=max_length, doc_stride=doc_stride)
     train_cfg = TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, max_steps=max_steps,
                             seed=seed, device=device, freeze_embeddings=freeze_embeddings, negative_ratio=negative_ratio,
-                            repeat_unanswerable=repeat_unanswerable, threads=threads, checkpoint_every=checkpoint_every,
+                            answer_removed_ratio=answer_removed_ratio, repeat_unanswerable=repeat_unanswerable,
+                            threads=threads, checkpoint_every=checkpoint_every,
                             attention_dropout=attention_dropout, hidden_dropout=hidden_dropout)
     with clear_input_errors():
         check_model_dir(teacher)
