@@ -99,6 +99,41 @@ def test_a_skimming_variant_is_loaded_with_its_setting(onnx_dirs, tmp_path):
     assert engine.answer(questions, contexts) == QAEngine.load(onnx_dirs["o2-int8"]).answer(questions, contexts)  # one sentence each
 
 
+def test_an_adaptive_skimming_variant_carries_its_ranker(onnx_dirs, tmp_path):
+    """The learned ranker's weights travel in the variant's card: the folder alone reads as it was measured."""
+    from zeroxqa.config import SkimConfig
+    from zeroxqa.export.onnx import with_skimming
+    from zeroxqa.sentence_ranker import packaged_ranker
+
+    cfg = SkimConfig(keep_sentences=4, coverage=0.8, ranker=packaged_ranker())
+    folder = with_skimming(onnx_dirs["o2-int8"], tmp_path / "adaptive", cfg)
+    card = json.loads((folder / "zeroxqa_card.json").read_text())
+    assert card["variant"]["skim"] == {"keep_sentences": 4, "coverage": 0.8, "ranker": "sentence_ranker"}
+    loaded = QAEngine.load(folder)
+    assert loaded.skim == cfg
+    row = ROWS[1]
+    context = f"Paris is the capital of France. {row['context']} Roses are often red. Everest is a mountain."
+    assert loaded._skimmer()(row["question"], context).text == row["context"]  # the ranker is sure: one sentence
+    assert loaded.answer([row["question"]], [context]) == QAEngine.load(onnx_dirs["o2-int8"]).answer([row["question"]], [row["context"]])
+
+
+def test_export_writes_an_adaptive_skimming_variant_and_refuses_a_bad_ranker(trained_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from zeroxqa.cli import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["export", "--model", str(trained_dir), "--out", str(tmp_path / "a"), "--optimize", "O2",
+                                 "--skim-coverage", "0.9"])
+    assert result.exit_code == 0, result.output
+    skim = QAEngine.load(tmp_path / "a").skim
+    assert skim.keep_sentences == 4 and skim.coverage == 0.9 and skim.ranker["card"]["name"] == "sentence_ranker"
+    (tmp_path / "bad.json").write_text("{}")
+    bad = runner.invoke(app, ["export", "--model", str(trained_dir), "--out", str(tmp_path / "b"), "--skim", "2",
+                              "--skim-ranker", str(tmp_path / "bad.json")])
+    assert bad.exit_code == 2 and "bad.json" in bad.output and not (tmp_path / "b").exists()
+
+
 def test_static_int8_is_calibrated_and_answers_like_fp32(onnx_dirs, tmp_path):
     import onnx
 

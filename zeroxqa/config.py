@@ -37,7 +37,18 @@ class ReaderConfig(BaseModel):
 class SkimConfig(BaseModel):
     """Context skimming (`zeroxqa.skim`): the reader reads the paragraph's best sentences for the question only."""
 
-    keep_sentences: int = Field(3, ge=1, description="sentences kept per paragraph, in their original order")
+    keep_sentences: int = Field(3, ge=1, description="sentences kept per paragraph (at most, with `coverage`), "
+                                "in their original order")
+    coverage: float | None = Field(None, gt=0, le=1, description="adaptive skimming: keep the ranker's best sentences "
+                                   "until it gives them this probability of holding the answer (needs `ranker`)")
+    ranker: dict | None = Field(None, description="a learned sentence ranker (`zeroxqa skim-train`: its weights and "
+                                "card); none: the lexical scorer")
+
+    @model_validator(mode="after")
+    def _coverage_needs_a_ranker(self) -> "SkimConfig":
+        if self.coverage is not None and self.ranker is None:
+            raise ValueError("coverage (adaptive skimming) needs a learned sentence ranker: its scores are probabilities")
+        return self
 
 
 class DistillConfig(BaseModel):
@@ -93,6 +104,10 @@ class BenchConfig(BaseModel):
     hf_pipeline: bool = Field(True, description="add the Hugging Face pipeline reference row")
     skim_sentences: list[int] = Field(default_factory=list, description="also measure the optimized int8 reader (and "
                                       "the static one, when built) reading only this many sentences of each paragraph")
+    skim_coverage: list[float] = Field(default_factory=list, description="also measure adaptive skimming (learned "
+                                       "ranker) at each of these coverages, up to `skim_max_sentences` sentences")
+    skim_max_sentences: int = Field(4, ge=1, description="most sentences an adaptive skimming variant keeps")
+    skim_ranker: str = Field("packaged", description="the sentence ranker of adaptive skimming: 'packaged' or a path")
     students: list[str] = Field(default_factory=list, description="smaller readers (e.g. distilled students) measured "
                                 "in the same run as optimized int8 variants, against the same reference")
     calibration_questions: int = Field(256, ge=1, description="held-out questions that calibrate static int8's ranges")

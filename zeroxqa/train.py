@@ -229,7 +229,8 @@ def train_reader(
 
 def write_training_curve(history: list[dict], out_dir: str | Path) -> None:
     """The loss records and per-epoch dev metrics beside the model, as JSON and as a plot."""
-    from zeroxqa.atomic import atomic_path, write_json
+    from zeroxqa.atomic import write_json
+    from zeroxqa.plots import figure, save_figure
 
     out_dir = Path(out_dir)
     if not out_dir.exists():
@@ -239,12 +240,7 @@ def write_training_curve(history: list[dict], out_dir: str | Path) -> None:
     epochs = [h for h in history if "f1" in h]
     if not losses and not epochs:
         return
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = figure(figsize=(7, 4))
     if losses:
         ax.plot([h["step"] for h in losses], [h["loss"] for h in losses], color="tab:blue", label="train loss")
     ax.set_xlabel("step")
@@ -254,7 +250,4 @@ def write_training_curve(history: list[dict], out_dir: str | Path) -> None:
         ax2.plot([h["step"] for h in epochs], [h["f1"] for h in epochs], "o-", color="tab:red", label="dev F1")
         ax2.set_ylabel("dev F1")
     ax.set_title("training")
-    fig.tight_layout()
-    with atomic_path(out_dir / CURVE_FILE) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, out_dir / CURVE_FILE)

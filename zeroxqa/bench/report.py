@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from zeroxqa.atomic import atomic_path, write_parquet, write_text
+from zeroxqa.atomic import write_parquet, write_text
 from zeroxqa.bench.gate import HF_PIPELINE, GateDecision
+from zeroxqa.plots import figure, save_figure
 
 COLUMNS = ("variant", "exact", "f1", "HasAns_f1", "NoAns_f1", "threshold", "span_f1", "oracle_f1", "p50_ms", "p95_ms", "p99_ms", "throughput_qps",
            "speedup_p50_vs_hf", "size_mb", "peak_rss_mb", "skim_ms", "tokenize_ms", "infer_ms", "decode_ms")
@@ -20,41 +21,26 @@ def add_ratios(results: list[dict]) -> None:
         r["speedup_p50_vs_hf"] = hf["p50_ms"] / r["p50_ms"] if hf else float("nan")
 
 
-def _save(fig, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
-    return path
-
-
 SPEED_GOAL = 6.0  # times the HF pipeline's p50: the speed the frontier plot marks
 
 
 def plot(results: list[dict], out: Path, decision: GateDecision | None = None) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     names = [r["variant"] for r in results]
     paths = []
-    fig, ax = plt.subplots(figsize=(max(8, 0.9 * len(names)), 4))
+    fig, ax = figure(figsize=(max(8, 0.9 * len(names)), 4))
     ax.boxplot([r["latencies_ms"] for r in results], showfliers=True)
     ax.set_xticks(range(1, len(names) + 1), names, rotation=20)
     ax.set_ylabel("ms per question (batch 1)")
     ax.set_title("Latency: tokenize + infer + decode")
-    paths.append(_save(fig, out / "latency.png"))
-    fig, ax = plt.subplots(figsize=(max(8, 0.9 * len(names)), 4))
+    paths.append(save_figure(fig, out / "latency.png", dpi=110))
+    fig, ax = figure(figsize=(max(8, 0.9 * len(names)), 4))
     bars = ax.bar(names, [r["f1"] for r in results], color=["#888" if n == HF_PIPELINE else "#3b7dd8" for n in names])
     ax.bar_label(bars, fmt="%.1f")
     ax.set_ylabel("F1")
     ax.set_title("F1 on dev per variant")
     ax.tick_params(axis="x", rotation=20)
-    paths.append(_save(fig, out / "f1.png"))
-    fig, ax = plt.subplots(figsize=(8, 5))
+    paths.append(save_figure(fig, out / "f1.png", dpi=110))
+    fig, ax = figure(figsize=(8, 5))
     for r in results:
         ax.scatter(r["p50_ms"], r["f1"], color="#888" if r["variant"] == HF_PIPELINE else "#3b7dd8")
         ax.annotate(r["variant"], (r["p50_ms"], r["f1"]), textcoords="offset points", xytext=(4, 3), fontsize=8)
@@ -70,7 +56,7 @@ def plot(results: list[dict], out: Path, decision: GateDecision | None = None) -
     ax.set_xlabel("p50 ms per question (batch 1, log scale)")
     ax.set_ylabel("F1")
     ax.set_title("Speed / quality frontier: up and to the left is better")
-    paths.append(_save(fig, out / "frontier.png"))
+    paths.append(save_figure(fig, out / "frontier.png", dpi=110))
     return paths
 
 

@@ -9,7 +9,8 @@ from zeroxqa.atomic import write_json
 from zeroxqa.bench.gate import HF_PIPELINE, decide
 from zeroxqa.bench.measure import measure_engine, measure_hf_pipeline, measure_in_subprocess
 from zeroxqa.bench.report import machine, write_report
-from zeroxqa.bench.variants import REFERENCE, build_variants, select_variants, size_mb, student_variants
+from zeroxqa.bench.variants import (REFERENCE, build_variants, select_variants, size_mb, skim_configs,
+                                    student_variants)
 from zeroxqa.config import BenchConfig, ReaderConfig
 from zeroxqa.export.onnx import calibration_texts
 from zeroxqa.model import read_card
@@ -36,8 +37,9 @@ def run_bench(reader_dir: str | Path, rows: list[dict], out: str | Path, cfg: Be
         raise ValueError("no rows to benchmark on")
     progress("building variants (ONNX export, optimization, int8)...")
     calibration = calibration_texts(calibration_rows, cfg.calibration_questions) if calibration_rows else None
-    variants = build_variants(reader_dir, out / "variants", cfg.optimize_level, prebuilt, cfg.skim_sentences, calibration)
-    variants |= student_variants(cfg.students, out / "variants", cfg.optimize_level, cfg.skim_sentences)
+    skims = skim_configs(cfg)
+    variants = build_variants(reader_dir, out / "variants", cfg.optimize_level, prebuilt, skims, calibration)
+    variants |= student_variants(cfg.students, out / "variants", cfg.optimize_level, skims)
     variants = select_variants(variants, cfg.only)
     if calibration_rows:
         calibrate_thresholds(variants, calibration_rows, out, progress)

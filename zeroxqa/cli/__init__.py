@@ -3,7 +3,7 @@ in the package; heavy imports happen inside the commands, so `zeroxqa --help` st
 
 from __future__ import annotations
 
-from zeroxqa.cli import data, reader, speed, adapt, flows, serving  # noqa: F401,I001  (each registers its commands, in this order)
+from zeroxqa.cli import data, reader, speed, skimming, adapt, flows, serving  # noqa: F401,I001  (each registers its commands, in this order)
 from zeroxqa.cli.common import app
 
 __all__ = ["app", "main"]

@@ -40,10 +40,10 @@ def print_table(title: str, rows: list[dict], limit: int = 40) -> None:
     """Print dict rows as a table; past `limit` rows, say how many more there are and where they are."""
     table = Table(title=title, show_lines=False)
     for col in rows[0] if rows else []:
-        numeric = isinstance(rows[0][col], (int, float))
+        numeric = any(isinstance(r[col], (int, float)) for r in rows[:limit])
         table.add_column(col, justify="right" if numeric else "left", overflow="fold")
     for r in rows[:limit]:
-        table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for v in r.values()))
+        table.add_row(*("" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v) for v in r.values()))
     console.print(table)
     if len(rows) > limit:
         console.print(f"... and {len(rows) - limit} more rows")

@@ -12,7 +12,7 @@ from zeroxqa.cli.common import (AnswerRemovedRatio, AttentionDropout, BatchSize,
                                 DocStride, Domains, Epochs, HiddenDropout, LearningRate, MaxLength, MaxSteps, NegativeRatio,
                                 RepeatUnanswerable, Resume, Seed, Shards, Threads, _READER, app, clear_input_errors,
                                 console, err_console, print_table)
-from zeroxqa.config import BenchConfig, DistillConfig, ReaderConfig, TrainConfig
+from zeroxqa.config import BenchConfig, DistillConfig, ReaderConfig, SkimConfig, TrainConfig
 from zeroxqa.reference import DEFAULT_READER
 
 
@@ -22,7 +22,12 @@ def export(
     out: Annotated[Path, typer.Option("--out", "-o", help="folder of the ONNX variant")],
     optimize: Annotated[str | None, typer.Option(help="ORT graph optimization level: O1, O2 or O3")] = None,
     quantize: Annotated[bool, typer.Option(help="int8: dynamic with this CPU's preset, or static with --calibrate-on")] = True,
-    skim: Annotated[int | None, typer.Option(help="read only this many sentences of each paragraph (context skimming)")] = None,
+    skim: Annotated[int | None, typer.Option(help="read only this many sentences of each paragraph (context skimming; "
+                                                   "at most this many with --skim-coverage)")] = None,
+    skim_coverage: Annotated[float | None, typer.Option(help="adaptive skimming: keep the learned ranker's best sentences "
+                                                             "until they hold this probability of holding the answer")] = None,
+    skim_ranker: Annotated[str | None, typer.Option(help="score sentences with a learned ranker: 'packaged' or a file "
+                                                         "from `zeroxqa skim-train` (default with --skim-coverage: packaged)")] = None,
     calibrate_on: Annotated[list[Path] | None, typer.Option(help="shards whose dev questions calibrate static int8's ranges "
                                                                  "and the variant's no-answer threshold (repeatable)")] = None,
 ) -> None:
@@ -40,6 +45,8 @@ def export(
     with clear_input_errors():
         model = check_model_dir(model)
         calibration = load_dev_rows(calibrate_on) if calibrate_on else []
+        skimming = skim_config(skim, skim_coverage, skim_ranker)
+    skim = skimming is not None
     path = export_onnx(model, out.with_name(out.name + "-fp32") if optimize or quantize or skim else out)
     if optimize:
         path = optimize_onnx(path, out.with_name(out.name + f"-{optimize.lower()}") if quantize or skim else out, optimize)
@@ -51,8 +58,8 @@ def export(
     elif quantize:
         path = quantize_int8(path, int8_out)
         console.print(f"int8 preset: {quantization_preset()}")
-    if skim:
-        path = with_skimming(path, out, skim)
+    if skimming:
+        path = with_skimming(path, out, skimming)
     if calibration:
         from zeroxqa.evaluate import recalibrate, reference_abstention
 
@@ -62,6 +69,18 @@ def export(
         console.print(f"no-answer threshold {done.old:.2f} -> {done.new:.2f}: abstains on {100 * done.abstained:.1f}% of "
                       f"the held-out questions, as {model} does at its best-F1 threshold (F1 {done.f1_new:.2f})")
     console.print(f"ONNX reader: {path}")
+
+
+def skim_config(keep: int | None, coverage: float | None, ranker: str | None) -> SkimConfig | None:
+    """The skimming the options ask for, None for none: --skim alone reads K sentences, lexically scored;
+    --skim-coverage (with the packaged ranker unless --skim-ranker names another) reads at most K (default 4)."""
+    from zeroxqa.sentence_ranker import PACKAGED, resolve_ranker
+
+    if keep is None and coverage is None and ranker is None:
+        return None
+    weights = resolve_ranker(ranker or PACKAGED) if ranker or coverage is not None else None
+    return SkimConfig(keep_sentences=keep or (_BENCH.skim_max_sentences if coverage is not None else SkimConfig().keep_sentences),
+                      coverage=coverage, ranker=weights)
 
 
 def load_dev_rows(shards: list[Path]) -> list[dict]:
@@ -93,6 +112,11 @@ def bench(
     hf_pipeline: Annotated[bool, typer.Option(help="measure the HF pipeline reference row")] = _BENCH.hf_pipeline,
     skim: Annotated[list[int] | None, typer.Option(help="add skimming variants (of the optimized and the static int8 "
                                                         "models) reading this many sentences a paragraph (repeatable)")] = None,
+    skim_coverage: Annotated[list[float] | None, typer.Option(help="add adaptive skimming variants at this coverage "
+                                                                   "(learned ranker; repeatable)")] = None,
+    skim_max_sentences: Annotated[int, typer.Option(help="most sentences an adaptive variant keeps")] = _BENCH.skim_max_sentences,
+    skim_ranker: Annotated[str, typer.Option(help="ranker of the adaptive variants: 'packaged' or a file from "
+                                                  "`zeroxqa skim-train`")] = _BENCH.skim_ranker,
     student: Annotated[list[str] | None, typer.Option(help="a smaller reader (a distilled student) to measure in the same run (repeatable)")] = None,
     calibrate_on: Annotated[list[Path] | None, typer.Option(help="shards whose dev questions calibrate each ONNX variant's "
                                                                  "threshold and a static int8 variant (never the benchmark's own)")] = None,
@@ -111,12 +135,17 @@ def bench(
         student = [check_model_dir(s) for s in student or []]
         rows = load_rows(shards, None if split == "all" else split, domain)
         calibration = load_dev_rows(calibrate_on) if calibrate_on else None
+        if skim_coverage:
+            from zeroxqa.sentence_ranker import resolve_ranker
+
+            resolve_ranker(skim_ranker)  # a bad file is an input error now, not after the variants are built
     if not rows:
         err_console.print(f"[red]error:[/red] no rows in split {split!r} of {[str(s) for s in shards]} to benchmark on")
         raise typer.Exit(2)
     cfg = BenchConfig(max_questions=max_questions, latency_questions=latency_questions, batch_size=batch_size,
                       threads=threads, max_f1_drop=max_f1_drop, hf_pipeline=hf_pipeline,
-                      skim_sentences=skim or [], students=student or [], only=only or [])
+                      skim_sentences=skim or [], skim_coverage=skim_coverage or [], skim_max_sentences=skim_max_sentences,
+                      skim_ranker=skim_ranker, students=student or [], only=only or [])
     label = f"{split} split of {', '.join(str(s) for s in shards)}"
     try:
         result = run_bench(model, rows, out, cfg, data_label=label, progress=lambda m: console.print(f"[dim]{m}[/dim]"),

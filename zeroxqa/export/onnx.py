@@ -6,12 +6,15 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from zeroxqa.atomic import atomic_dir
 from zeroxqa.export.cpu import quantization_preset
 from zeroxqa.model import CARD_FILE, read_card
 from zeroxqa.quiet import quiet_libraries
+
+if TYPE_CHECKING:
+    from zeroxqa.config import SkimConfig
 
 ONNX_FILE = "model.onnx"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
@@ -136,14 +139,17 @@ def quantize_static_int8(onnx_dir: str | Path, out: str | Path, questions: list[
         return _finish(onnx_dir, Path(work) / ONNX_FILE, out, variant)
 
 
-def with_skimming(onnx_dir: str | Path, out: str | Path, keep_sentences: int) -> Path:
-    """The same ONNX reader, set to read only the best `keep_sentences` sentences of each paragraph (its
-    card's "skim", which `QAEngine.load` applies): a variant the benchmark can measure and the gate promote."""
+def with_skimming(onnx_dir: str | Path, out: str | Path, skim: SkimConfig | int) -> Path:
+    """The same ONNX reader, set to read only the best sentences of each paragraph (its card's "skim", which
+    `QAEngine.load` applies; a learned ranker's weights travel in it): a variant the benchmark can measure and
+    the gate promote. An int is a fixed number of sentences, lexically scored."""
     from zeroxqa.config import SkimConfig
 
     onnx_dir = Path(onnx_dir)
-    skim = SkimConfig(keep_sentences=keep_sentences).model_dump()
-    return _finish(onnx_dir, onnx_dir / ONNX_FILE, Path(out), {"skim": skim}, {"skim": skim})
+    cfg = SkimConfig(keep_sentences=skim) if isinstance(skim, int) else skim
+    summary = {"keep_sentences": cfg.keep_sentences, "coverage": cfg.coverage,
+               "ranker": (cfg.ranker or {}).get("card", {}).get("name", "custom") if cfg.ranker else "lexical"}
+    return _finish(onnx_dir, onnx_dir / ONNX_FILE, Path(out), {"skim": summary}, {"skim": cfg.model_dump(exclude_none=True)})
 
 
 def _quantize_with_default_type(src: Path, dst: Path, preset: str) -> None:

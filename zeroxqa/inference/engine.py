@@ -22,7 +22,7 @@ from zeroxqa.config import ReaderConfig, SkimConfig
 from zeroxqa.decode import SpanPrediction, best_spans
 from zeroxqa.features import Features, prepare_features
 from zeroxqa.inference.lean import FastTokenizer
-from zeroxqa.skim import skim as skim_context
+from zeroxqa.skim import Skimmer
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -79,6 +79,7 @@ class QAEngine:
     # a fast tokenizer's truncation settings live in shared Rust state: two threads tokenizing at once can
     # fail ("Already borrowed"), so a served engine tokenizes one request at a time (inference runs in parallel)
     tokenize_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _ready_skimmer: Skimmer | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def load(cls, model_dir: str | Path, threads: int | None = None, cfg: ReaderConfig | None = None) -> "QAEngine":
@@ -129,7 +130,8 @@ class QAEngine:
         """The best span of each question in its context. `timings`, if given, receives the seconds spent
         per stage (skim, tokenize, infer, decode): where a question's milliseconds go."""
         clock = [time.perf_counter()]
-        skims = [skim_context(q, c, self.skim.keep_sentences) for q, c in zip(questions, contexts)] if self.skim else None
+        skimmer = self._skimmer()
+        skims = [skimmer(q, c) for q, c in zip(questions, contexts)] if skimmer else None
         read = [s.text for s in skims] if skims else contexts
         clock.append(time.perf_counter())
         with self.tokenize_lock:
@@ -147,6 +149,14 @@ class QAEngine:
             for stage, a, b in zip(STAGES, clock, clock[1:]):
                 timings[stage] = timings.get(stage, 0.0) + b - a
         return preds
+
+    def _skimmer(self) -> Skimmer | None:
+        """The skim config made ready once (a learned ranker's weights parsed), None when reading whole."""
+        if self.skim is None:
+            return None
+        if self._ready_skimmer is None or self._ready_skimmer.cfg is not self.skim:
+            self._ready_skimmer = Skimmer.of(self.skim)
+        return self._ready_skimmer
 
     def answer(self, questions: list[str], contexts: list[str], batch_size: int = 64) -> list[str]:
         """The answers, "" where the reader judges the question unanswerable."""

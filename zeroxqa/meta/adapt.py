@@ -129,15 +129,10 @@ def summarize(rows: list[dict], inits: list[str], domains: list[str], shots: lis
 def plot_adapt_eval(summary: list[dict], path) -> None:
     """F1 against K for each initialization (mean over seeds, ± one standard deviation), one panel per
     target domain and one for their mean."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from zeroxqa.atomic import atomic_path
+    from zeroxqa.plots import figure, save_figure
 
     domains = sorted({r["domain"] for r in summary if r["domain"] != MEAN}) + [MEAN]
-    fig, axes = plt.subplots(1, len(domains), figsize=(3.2 * len(domains), 3.2), sharey=True, squeeze=False)
+    fig, axes = figure(ncols=len(domains), figsize=(3.2 * len(domains), 3.2), sharey=True, squeeze=False)
     order = sorted({r["K"] for r in summary}, key=lambda k: (k == "all", int(k) if k != "all" else 0))
     for ax, domain in zip(axes[0], domains):
         for name in sorted({r["init"] for r in summary}):
@@ -150,7 +145,4 @@ def plot_adapt_eval(summary: list[dict], path) -> None:
         ax.set_xlabel("K (labelled examples)")
     axes[0][0].set_ylabel("dev F1")
     axes[0][-1].legend(fontsize=8)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
