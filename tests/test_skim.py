@@ -223,3 +223,24 @@ def test_words_are_the_words_bm25s_makes(texts):
     for batch in (texts, common):
         assert words(batch) == bm25s.tokenize(batch, stopwords="en", stemmer=_stemmer(), return_ids=False,
                                               show_progress=False)
+
+
+def test_skimming_does_not_depend_on_the_hash_seed():
+    """Sentence scores sum IDFs over a set of words; summed in set order, two sentences that tie exactly
+    could differ in the last bit, and which one is kept changed from process to process."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import random\n"
+        "from zeroxqa.skim import skim\n"
+        "rng = random.Random(0)\n"
+        "vocab = 'alpha beta gamma delta epsilon zeta theta iota kappa lambda sigma omega river castle'.split()\n"
+        "for _ in range(300):\n"
+        "    sents = [' '.join(rng.sample(vocab, 5)) + '.' for _ in range(6)]\n"
+        "    print(skim(' '.join(rng.sample(vocab, 6)) + '?', ' '.join(sents), 2).pieces)\n"
+    )
+    outputs = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")}
+    assert len(outputs) == 1

@@ -45,7 +45,7 @@ def idf_scores(query: set[str], bags: list[set[str]]) -> list[float]:
     sentences (rare words in the paragraph point at the answer's sentence)."""
     n = len(bags)
     idf = {w: math.log(1 + (n - df + 0.5) / (df + 0.5)) for w in query if (df := sum(w in b for b in bags))}
-    return [sum(idf.get(w, 0.0) for w in bag & query) for bag in bags]
+    return [math.fsum(idf[w] for w in bag & query if w in idf) for bag in bags]  # fsum: the same total in any set order
 
 
 def sentence_features(question: str, sentences: list[str]) -> np.ndarray:
