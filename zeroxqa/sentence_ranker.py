@@ -86,7 +86,7 @@ class SentenceRanker:
     w2: np.ndarray  # (hidden,)
 
     def scores(self, question: str, sentences: list[str]) -> np.ndarray:
-        """One score per sentence; their softmax is the ranker's probability that a sentence holds the answer."""
+        """One score per sentence (one at least); their softmax is the ranker's probability that a sentence holds the answer."""
         return self.scores_of(sentence_features(question, sentences))
 
     def scores_of(self, features: np.ndarray) -> np.ndarray:
@@ -101,10 +101,6 @@ class SentenceRanker:
         if list(d.get("features", [])) != list(FEATURES):
             raise ValueError(f"this sentence ranker was trained on other features: {d.get('features')}")
         return cls(*(np.asarray(d[k], dtype=np.float32) for k in ("mean", "scale", "w1", "b1", "w2")))
-
-    @classmethod
-    def load(cls, path: str | Path) -> "SentenceRanker":
-        return cls.from_dict(json.loads(Path(path).read_text()))
 
 
 @lru_cache(maxsize=1)

@@ -46,11 +46,10 @@ def export(
         model = check_model_dir(model)
         calibration = load_dev_rows(calibrate_on) if calibrate_on else []
         skimming = skim_config(skim, skim_coverage, skim_ranker)
-    skim = skimming is not None
-    path = export_onnx(model, out.with_name(out.name + "-fp32") if optimize or quantize or skim else out)
+    path = export_onnx(model, out.with_name(out.name + "-fp32") if optimize or quantize or skimming else out)
     if optimize:
-        path = optimize_onnx(path, out.with_name(out.name + f"-{optimize.lower()}") if quantize or skim else out, optimize)
-    int8_out = out.with_name(out.name + "-int8") if skim else out
+        path = optimize_onnx(path, out.with_name(out.name + f"-{optimize.lower()}") if quantize or skimming else out, optimize)
+    int8_out = out.with_name(out.name + "-int8") if skimming else out
     if quantize and calibration:
         questions, contexts = calibration_texts(calibration, _BENCH.calibration_questions)
         path = quantize_static_int8(path, int8_out, questions, contexts)
