@@ -148,7 +148,7 @@ def with_skimming(onnx_dir: str | Path, out: str | Path, skim: SkimConfig | int)
     onnx_dir = Path(onnx_dir)
     cfg = SkimConfig(keep_sentences=skim) if isinstance(skim, int) else skim
     summary = {"keep_sentences": cfg.keep_sentences, "coverage": cfg.coverage,
-               "ranker": (cfg.ranker or {}).get("card", {}).get("name", "custom") if cfg.ranker else "lexical"}
+               "ranker": cfg.ranker.get("card", {}).get("name", "custom") if cfg.ranker else "lexical"}
     return _finish(onnx_dir, onnx_dir / ONNX_FILE, Path(out), {"skim": summary}, {"skim": cfg.model_dump(exclude_none=True)})
 
 
