@@ -30,10 +30,12 @@ def heartbeat_seconds() -> int:
     return int(os.environ.get("PREFECT_FLOWS_HEARTBEAT_FREQUENCY") or HEARTBEAT_SECONDS)
 
 
-def zombie_automation(heartbeat: int) -> Automation:
+def zombie_automation(heartbeat: int, missed: float = MISSED_HEARTBEATS) -> Automation:
+    """`missed` heartbeat periods of silence make a run Crashed: fewer declare a dead run sooner, at the risk
+    of crashing a live one whose heartbeat is late on a loaded server."""
     return Automation(
         name=ZOMBIE_AUTOMATION,
-        description=f"A flow run that sent no heartbeat for {MISSED_HEARTBEATS * heartbeat} s (its process died) "
+        description=f"A flow run that sent no heartbeat for {missed * heartbeat:g} s (its process died) "
                     "is marked Crashed, so it can be retried.",
         trigger=EventTrigger(
             after={"prefect.flow-run.heartbeat"},
@@ -43,16 +45,16 @@ def zombie_automation(heartbeat: int) -> Automation:
             for_each={"prefect.resource.id"},
             posture=Posture.Proactive,
             threshold=1,
-            within=timedelta(seconds=MISSED_HEARTBEATS * heartbeat),
+            within=timedelta(seconds=missed * heartbeat),
         ),
         actions=[ChangeFlowRunState(state=StateType.CRASHED,
                                     message="no heartbeat from the flow run's process: marked Crashed; retry it")],
     )
 
 
-def ensure_zombie_automation(heartbeat: int | None = None) -> Automation:
+def ensure_zombie_automation(heartbeat: int | None = None, missed: float = MISSED_HEARTBEATS) -> Automation:
     """Create the automation on the server in PREFECT_API_URL, or bring an existing one up to date."""
-    wanted = zombie_automation(heartbeat or heartbeat_seconds())
+    wanted = zombie_automation(heartbeat or heartbeat_seconds(), missed)
     try:
         existing = Automation.read(name=ZOMBIE_AUTOMATION)
     except ValueError:

@@ -212,6 +212,22 @@ def test_gate_rejects_a_variant_whose_spans_are_worse_even_when_its_threshold_hi
     decision = decide(rows, max_f1_drop=1.0)
     assert decision.accepted == "onnx-int8"  # the skimming variant is faster, but reads 4.2 span F1 worse
     assert any("onnx-o2-int8-skim2" in r and "span F1 68.50 (-4.20)" in r and "rejected" in r for r in decision.reasons)
+    assert decision.passed == ["torch-fp32", "onnx-int8"]  # what the frontier plot draws in colour
+
+
+def test_the_frontier_plot_rings_the_gates_choice_and_greys_what_it_rejected(tmp_path):
+    from zeroxqa.bench.report import frontier_figure, plot
+
+    rows = [dict(result("torch-fp32", 54.3, 36), span_f1=72.7), dict(result("onnx-o2-int8-skim2", 53.8, 6.5), span_f1=68.5),
+            dict(result("onnx-int8", 53.9, 18), span_f1=72.1), result(HF_PIPELINE, 49.9, 41)]
+    decision = decide(rows)
+    labels = {t.get_text(): t.get_color() for t in frontier_figure(rows, decision).axes[0].texts}
+    assert labels["onnx-int8 (accepted)"] == "black"
+    assert labels["onnx-o2-int8-skim2"] == labels[HF_PIPELINE] == "#888"  # rejected: spans 4.2 worse
+    assert labels["torch-fp32"] == "black"
+    for r in rows:
+        r["latencies_ms"] = [r["p50_ms"]] * 3
+    assert [p.name for p in plot(rows, tmp_path, decision)] == ["latency.png", "f1.png", "frontier.png"]
 
 
 def test_only_the_named_variants_are_measured_with_the_reference_and_a_typo_is_named():

@@ -97,7 +97,7 @@ def test_a_killed_runs_becomes_crashed_and_can_be_retried_to_completion(api, tmp
 
     from deployments.zombies import ensure_zombie_automation
 
-    ensure_zombie_automation(heartbeat=30)
+    ensure_zombie_automation(heartbeat=30, missed=1.5)  # crashed after 45 s of silence (deployments: 90 s)
     env = {**api["env"], "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30", "PYTHONPATH": str(FIXTURES)}
 
     def serve_sleepy():

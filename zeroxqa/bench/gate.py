@@ -21,6 +21,7 @@ class GateDecision:
     reference_f1: float
     max_f1_drop: float
     reasons: list[str]
+    passed: list[str]  # every variant within the budget, the accepted one among them
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -49,4 +50,4 @@ def decide(results: list[dict], max_f1_drop: float = 1.0, reference: str = REFER
         reasons.append(f"accepted {best['variant']}: the fastest int8 variant within the allowed F1 drop")
     else:
         reasons.append(f"no int8 variant is within {max_f1_drop} F1 of {reference}; kept {best['variant']}, the fastest passing variant")
-    return GateDecision(best["variant"], ref_f1, max_f1_drop, reasons)
+    return GateDecision(best["variant"], ref_f1, max_f1_drop, reasons, [r["variant"] for r in passing])
