@@ -1,7 +1,7 @@
 """onboard_domain: one new domain's labelled examples or paragraphs -> shard -> (synthetic QA when it has
 paragraphs only) -> index its paragraphs for retrieval -> (adapt-lm on its paragraphs, when asked) ->
 fine-tune from the current initialization (the last retraining's meta model, or its base reader) ->
-quantize -> benchmark -> register (model and index). Triggered by a `zeroxqa.domain.arrived` event."""
+quantize -> benchmark -> decide (adapted vs base, paired) -> register (model and index). Triggered by a `zeroxqa.domain.arrived` event."""
 
 from __future__ import annotations
 
@@ -46,12 +46,12 @@ def onboard_domain(
         if problem := synthetic_split_problem(shards):
             raise ValueError(f"domain {domain!r}: {problem}")
     index = stages.build_index(paragraphs_of, domain, out, retrieval)
-    init = meta_model or current_meta_model(registry)
+    base = init = meta_model or current_meta_model(registry)
     if adapt_lm is not None:
         init = stages.adapt_lm(init, shards, domain, out, adapt_lm)
     model = stages.fine_tune(init, shards, domain, out, finetune, reader)
     quantized = stages.quantize(model, out, domain)
-    summary = stages.benchmark(model, quantized, shards, domain, out, bench)
+    summary = stages.decide(stages.benchmark(model, quantized, shards, domain, out, bench), base, shards, domain, out)
     promotion = stages.register(registry, domain, summary)
     stages.record_index(registry, domain, index)
     stages.report_domain(summary, promotion)

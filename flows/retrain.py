@@ -1,7 +1,7 @@
 """retrain: shard -> (index each out-domain's paragraphs for retrieval) -> (meta-train on in-domains, when
 asked; else the base reader is the initialization) -> (adapt-lm, when asked) -> fine-tune each labelled
 out-domain -> (synthesize QA for paragraph-only out-domains, filtered by a fine-tuned reader -> fine-tune
-on it) -> quantize -> benchmark -> register (models and indexes) -> report. It only wires tasks; the work
+on it) -> quantize -> benchmark -> decide (adapted vs base, paired) -> register (models and indexes) -> report. It only wires tasks; the work
 lives in `zeroxqa.pipeline`."""
 
 from __future__ import annotations
@@ -74,12 +74,16 @@ def retrain(params: RetrainParams = RetrainParams()) -> dict:
     shards = [out_shards] * len(labelled) + list(synthetic.values())
     quantized = stages.quantize.map(all_models, unmapped(root), domains)
     benchmarks = stages.benchmark.map(all_models, quantized, shards, domains, unmapped(root), unmapped(params.bench))
+    # the base is always a candidate: the adapted reader ships only when it measures better on the same questions
+    decisions = stages.decide.map(benchmarks, unmapped(params.base), shards, domains, unmapped(root))
     quantized.result()  # resolve stage by stage, so a failure surfaces as the stage's own error
-    benches = benchmarks.result()
+    benchmarks.result()
+    benches = decisions.result()
     promotions = [stages.register(registry, b["domain"], b) for b in benches]
     for domain, index in zip(out_domains, indexes.result()):
         stages.record_index(registry, domain, index)
     report = stages.report(benches, promotions, skipped, root)
     return {"shards": [s for s in (in_shards, out_shards) if s], "synthetic": synthetic, "meta_model": meta,
-            "models": dict(zip(domains, all_models)), "registry": registry, "report": report,
+            "models": dict(zip(domains, all_models)), "shipped": {b["domain"]: b["model"] for b in benches},
+            "registry": registry, "report": report,
             "promotions": promotions, "indexes": dict(zip(out_domains, indexes.result()))}

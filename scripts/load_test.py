@@ -82,7 +82,7 @@ async def run(client: httpx.AsyncClient, url: str, endpoint: str, bodies: list[d
 
 
 def questions_of(shards: list[str], domain: str, limit: int = 200) -> list[dict]:
-    from zeroxqa.dataset import load_rows
+    from zeroxqa.ingest.dataset import load_rows
 
     rows = load_rows(shards, None, [domain])[:limit]
     if not rows:
@@ -107,7 +107,7 @@ async def main(args: argparse.Namespace) -> dict:
                       f"p95 {result['p95_ms']:.0f} ms, errors {result['errors']}, RSS {result['rss_after_mb']:.0f} MB", flush=True)
                 results.append(result)
         if args.swap_model:
-            from zeroxqa.registry import load_registry, promote
+            from zeroxqa.registry.store import load_registry, promote
 
             current = load_registry(args.registry)["domains"].get(args.domain, {})
             swapped = False

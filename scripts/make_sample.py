@@ -1,4 +1,4 @@
-"""Rebuild the embedded sample in zeroxqa/data/sample/ from the real data in ../shared/data/.
+"""Rebuild the embedded sample in zeroxqa/assets/sample/ from the real data in ../shared/data/.
 
 Run once by a developer (`python scripts/make_sample.py ../shared/data`); the package never reads
 ../shared at run time. Picks the first paragraphs of a few themes so the sample is small and stable.
@@ -41,4 +41,4 @@ def main(shared: Path, out: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data"), Path(__file__).parents[1] / "zeroxqa/data/sample")
+    main(Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data"), Path(__file__).parents[1] / "zeroxqa/assets/sample")

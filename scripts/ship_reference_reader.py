@@ -11,7 +11,7 @@ Run by a developer after `zeroxqa train ... --freeze-embeddings` and `zeroxqa ca
 
 READER may be a weight average (`zeroxqa average PREVIOUS LAST --out READER`): its card names the last stage.
 
-It writes zeroxqa/data/readers/squad-minilm-l6/: fp16 safetensors without the base's word embeddings,
+It writes zeroxqa/assets/readers/squad-minilm-l6/: fp16 safetensors without the base's word embeddings,
 config, the training curve, and a card with the data (files, sha256, counts, licenses), the recipe, the
 command that reproduces it, the hardware and time, and the metrics.
 """
@@ -26,11 +26,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from zeroxqa.artifacts import file_sha256
-from zeroxqa.export.cpu import cpu_flags
-from zeroxqa.model import read_card
-from zeroxqa.reference import REFERENCE_DIR, pack_reader
-from zeroxqa.train import CURVE_FILE, HISTORY_FILE
+from zeroxqa.registry.artifacts import file_sha256
+from zeroxqa.speed.export.cpu import cpu_flags
+from zeroxqa.reader.model import read_card
+from zeroxqa.reader.reference import REFERENCE_DIR, pack_reader
+from zeroxqa.reader.train import CURVE_FILE, HISTORY_FILE
 
 LICENSES = {"squadshifts": "CC BY 4.0 (SQuADShifts, Miller et al. 2020)",
             "squad": "CC BY-SA 4.0 (SQuAD, Rajpurkar et al. 2016/2018)"}

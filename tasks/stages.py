@@ -19,7 +19,7 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from zeroxqa import pipeline
-from zeroxqa.artifacts import is_done, stage_dir
+from zeroxqa.registry.artifacts import is_done, stage_dir
 from zeroxqa.config import (AdaptLMConfig, BenchConfig, MetaConfig, ReaderConfig, RetrievalConfig, ShardConfig, SynthConfig,
                             TrainConfig)
 from zeroxqa.progress import PROGRESS_LOGGER
@@ -108,6 +108,12 @@ def benchmark(model_dir: str, quantized: str, shards: str, domain: str, root: st
     return pipeline.benchmark_stage(model_dir, quantized, shards, domain, root, cfg)
 
 
+@task(name="decide", cache_key_fn=keyed(pipeline.decide_key, "decide"), task_run_name="decide-{domain}", **COMMON)
+def decide(summary: dict, init: str, shards: str, domain: str, root: str) -> dict:
+    """The adapted reader against its base on the domain's questions, paired: which one ships, and why."""
+    return pipeline.decide_stage(summary, init, shards, domain, root)
+
+
 @task(name="index", cache_key_fn=keyed(pipeline.index_key, "index"), task_run_name="index-{domain}", **COMMON)
 def build_index(shards: str, domain: str, root: str, cfg: RetrievalConfig) -> str:
     return pipeline.index_stage(shards, domain, root, cfg)
@@ -116,7 +122,7 @@ def build_index(shards: str, domain: str, root: str, cfg: RetrievalConfig) -> st
 @task(name="record-index", task_run_name="record-index-{domain}")
 def record_index(registry: str, domain: str, index: str) -> str:
     """The registry names each domain's current index: what serving answers questions of the domain from."""
-    from zeroxqa.registry import record_index as record
+    from zeroxqa.registry.store import record_index as record
 
     record(registry, domain, index)
     return index
@@ -124,16 +130,19 @@ def record_index(registry: str, domain: str, index: str) -> str:
 
 @task(name="register", task_run_name="register-{domain}")
 def register(registry: str, domain: str, summary: dict) -> dict:
-    """Promotion gate: the domain's model is replaced only if the new one measures at least as well."""
-    from zeroxqa.registry import promote
+    """Promotion gate: the domain's model is replaced only if what the decision ships is measurably better than
+    the current one on the same questions (or, measured on other questions, at least as good)."""
+    from zeroxqa.registry.store import promote
 
-    candidate = {k: summary[k] for k in ("f1", "exact", "p50_ms", "model", "accepted", "report")}
+    keys = ("f1", "exact", "p50_ms", "model", "accepted", "report", "shipped", "base_f1", "adapted_f1", "interval",
+            "questions_sha256", "f1_per_question")
+    candidate = {k: summary[k] for k in keys if k in summary}
     return asdict(promote(registry, domain, candidate))
 
 
 @task(name="record-meta-model", task_run_name="record-meta-model")
 def record_meta_model(registry: str, model: str) -> str:
-    from zeroxqa.registry import record_meta_model as record
+    from zeroxqa.registry.store import record_meta_model as record
 
     record(registry, model)
     return model
@@ -142,7 +151,7 @@ def record_meta_model(registry: str, model: str) -> str:
 @task(name="report", task_run_name="report")
 def report(benchmarks: list[dict], promotions: list[dict], skipped: dict[str, str], out: str) -> str:
     """The retraining report, written to disk and published as Prefect artifacts (markdown and table)."""
-    from zeroxqa.atomic import write_text
+    from zeroxqa.registry.atomic import write_text
 
     text = pipeline.report_markdown(benchmarks, promotions, skipped)
     path = write_text(text, Path(out) / "report.md")
@@ -170,8 +179,11 @@ def report_domain(summary: dict, promotion: dict) -> str:
     text = "\n".join([
         f"# ZeroxQA onboarding: {domain}", "",
         f"- scored on: {summary.get('eval_data', 'dev')}",
-        f"- accepted variant: **{summary['accepted']}** (F1 {summary['f1']:.2f}, EM {summary['exact']:.2f}, "
-        f"p50 {summary['p50_ms']:.1f} ms)",
+        f"- shipped: **{summary.get('shipped', 'adapted')}** (F1 {summary['f1']:.2f}, EM {summary['exact']:.2f}); "
+        f"base F1 {summary.get('base_f1', float('nan')):.2f}, adapted F1 {summary.get('adapted_f1', summary['f1']):.2f}, "
+        f"adapted - base {summary.get('interval', '')}",
+        f"- why: {summary.get('decision', '')}",
+        f"- adapted reader's accepted variant: {summary['accepted']} (p50 {summary['p50_ms']:.1f} ms)",
         f"- registry: {'promoted' if promotion.get('promoted') else 'kept the current model'}: {promotion.get('reason', '')}",
         f"- benchmark report: `{summary['report']}`", ""])
     key = re.sub(r"[^a-z0-9-]+", "-", f"zeroxqa-onboard-{domain}".lower()).strip("-")[:100]

@@ -16,7 +16,7 @@ def fixtures() -> Path:
 def tokenizer():
     from transformers import AutoTokenizer
 
-    from zeroxqa.model import resolve_model_path
+    from zeroxqa.reader.model import resolve_model_path
 
     return AutoTokenizer.from_pretrained(resolve_model_path("minilm"))
 
@@ -27,7 +27,7 @@ def tiny_reader(tokenizer):
     import torch
     from transformers import BertConfig, BertForQuestionAnswering
 
-    from zeroxqa.model import Reader
+    from zeroxqa.reader.model import Reader
 
     torch.manual_seed(0)
     config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
@@ -37,10 +37,10 @@ def tiny_reader(tokenizer):
 
 @pytest.fixture(scope="session")
 def sample_rows(tmp_path_factory):
-    from zeroxqa.dataset import load_rows
-    from zeroxqa.readers import SourceSpec
-    from zeroxqa.sample import POLICY_SITES, SQUAD_THEMES
-    from zeroxqa.shard import shard
+    from zeroxqa.ingest.dataset import load_rows
+    from zeroxqa.ingest.formats import SourceSpec
+    from zeroxqa.ingest.sample import POLICY_SITES, SQUAD_THEMES
+    from zeroxqa.ingest.shard import shard
 
     out = tmp_path_factory.mktemp("sample_shards")
     shard([SourceSpec(SQUAD_THEMES), SourceSpec(POLICY_SITES)], out)

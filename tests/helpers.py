@@ -21,8 +21,8 @@ def train_tiny_reader(out, layers: int = 2):
     from transformers import AutoTokenizer, BertConfig, BertForQuestionAnswering
 
     from zeroxqa.config import TrainConfig
-    from zeroxqa.model import Reader, resolve_model_path
-    from zeroxqa.train import train_reader
+    from zeroxqa.reader.model import Reader, resolve_model_path
+    from zeroxqa.reader.train import train_reader
 
     torch.manual_seed(0)
     tok = AutoTokenizer.from_pretrained(resolve_model_path("minilm"))

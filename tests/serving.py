@@ -14,7 +14,7 @@ SHOP = Path(__file__).parent / "fixtures" / "shop_paragraphs.jsonl"
 
 def build_shop_index(folder: Path) -> str:
     from zeroxqa.config import RetrievalConfig
-    from zeroxqa.paragraphs import load_paragraphs
+    from zeroxqa.ingest.paragraphs import load_paragraphs
     from zeroxqa.retrieval.index import DomainIndex
 
     DomainIndex.build("shop.example", load_paragraphs([str(SHOP)]), RetrievalConfig()).save(folder)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from zeroxqa.adapt_lm import adapt_lm, padded, paragraph_windows, whole_word_collator
+from zeroxqa.adapt.lm import adapt_lm, padded, paragraph_windows, whole_word_collator
 from zeroxqa.config import AdaptLMConfig
 
 PARAGRAPHS = [

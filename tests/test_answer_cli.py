@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from zeroxqa.cli import app
-from zeroxqa.model import CARD_FILE, save_reader
+from zeroxqa.reader.model import CARD_FILE, save_reader
 
 runner = CliRunner()
 CONTEXT = "Alice was born in Paris in 1990."
@@ -89,9 +89,9 @@ def test_training_on_a_raw_file_instead_of_shards_is_exit_2(tmp_path):
 
 @pytest.fixture(scope="module")
 def sample_shards(tmp_path_factory):
-    from zeroxqa.readers import SourceSpec
-    from zeroxqa.sample import SQUAD_THEMES
-    from zeroxqa.shard import shard
+    from zeroxqa.ingest.formats import SourceSpec
+    from zeroxqa.ingest.sample import SQUAD_THEMES
+    from zeroxqa.ingest.shard import shard
 
     out = tmp_path_factory.mktemp("shards")
     shard([SourceSpec(SQUAD_THEMES)], out)

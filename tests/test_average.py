@@ -9,9 +9,9 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from zeroxqa.average import average_readers
+from zeroxqa.adapt.average import average_readers
 from zeroxqa.cli import app
-from zeroxqa.model import CARD_FILE, load_reader, save_reader
+from zeroxqa.reader.model import CARD_FILE, load_reader, save_reader
 
 
 def further_trained(reader):
@@ -42,7 +42,7 @@ def test_average_interpolates_every_weight_and_keeps_shared_tensors_exact(tiny_r
 def test_average_refuses_readers_of_other_shapes_and_bad_weights(tiny_reader):
     from transformers import BertConfig, BertForQuestionAnswering
 
-    from zeroxqa.model import Reader
+    from zeroxqa.reader.model import Reader
 
     wider = Reader(BertForQuestionAnswering(BertConfig(vocab_size=tiny_reader.tokenizer.vocab_size, hidden_size=48,
                                                        num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)),

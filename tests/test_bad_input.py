@@ -10,8 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from zeroxqa.errors import InputError
-from zeroxqa.readers import SourceSpec
-from zeroxqa.shard import shard
+from zeroxqa.ingest.formats import SourceSpec
+from zeroxqa.ingest.shard import shard
 
 HEADER = ",Theme,Paragraph,Question,Answer_possible,Answer_text,Answer_start\n"
 CTX = "Ada Lovelace wrote the first program in 1843."
@@ -181,8 +181,8 @@ def test_jsonl_record_with_raw_line_separators_stays_whole(tmp_path):
     """U+2028, U+2029 and U+0085 may stand raw inside a JSON string: the record is one line, not three."""
     import json
 
-    from zeroxqa.readers import SourceSpec
-    from zeroxqa.shard import shard
+    from zeroxqa.ingest.formats import SourceSpec
+    from zeroxqa.ingest.shard import shard
 
     context = "First part\u2028second part\u0085third part with Paris in it."
     header = json.dumps({"header": {"dataset": "odd"}})

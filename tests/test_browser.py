@@ -10,7 +10,7 @@ import pytest
 from serving import build_shop_index, running
 
 from zeroxqa.config import ServeConfig
-from zeroxqa.registry import promote, record_index
+from zeroxqa.registry.store import promote, record_index
 
 CHROMIUM = os.environ.get("ZEROXQA_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium (.ci/run installs Debian's chromium)")

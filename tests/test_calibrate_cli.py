@@ -8,16 +8,16 @@ import pytest
 from typer.testing import CliRunner
 
 from zeroxqa.cli import app
-from zeroxqa.model import CARD_FILE, save_reader
+from zeroxqa.reader.model import CARD_FILE, save_reader
 
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
 def shards(tmp_path_factory):
-    from zeroxqa.readers import SourceSpec
-    from zeroxqa.sample import SQUAD_THEMES
-    from zeroxqa.shard import shard
+    from zeroxqa.ingest.formats import SourceSpec
+    from zeroxqa.ingest.sample import SQUAD_THEMES
+    from zeroxqa.ingest.shard import shard
 
     out = tmp_path_factory.mktemp("shards")
     shard([SourceSpec(SQUAD_THEMES)], out)
@@ -26,9 +26,9 @@ def shards(tmp_path_factory):
 
 def test_calibrate_writes_the_threshold_that_the_evaluation_finds(tiny_reader, shards, tmp_path):
     from zeroxqa.config import ReaderConfig
-    from zeroxqa.dataset import load_rows
-    from zeroxqa.evaluate import evaluate
-    from zeroxqa.inference.engine import QAEngine
+    from zeroxqa.ingest.dataset import load_rows
+    from zeroxqa.reader.evaluate import evaluate
+    from zeroxqa.reader.engine import QAEngine
 
     tiny_reader.card["null_threshold"] = 123.0  # far off: answers everything
     folder = save_reader(tiny_reader, tmp_path / "reader")
@@ -53,8 +53,8 @@ def test_calibrate_like_a_reference_abstains_as_often_as_it_does(tiny_reader, sh
 
     import torch
 
-    from zeroxqa.dataset import load_rows
-    from zeroxqa.evaluate import reference_abstention
+    from zeroxqa.ingest.dataset import load_rows
+    from zeroxqa.reader.evaluate import reference_abstention
 
     reference = save_reader(tiny_reader, tmp_path / "reader")
     shifted = copy.deepcopy(tiny_reader)

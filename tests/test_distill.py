@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from zeroxqa.config import DistillConfig, TrainConfig
-from zeroxqa.distill import DistillationLoss, soft_cross_entropy, spread_layers, student_from_teacher
+from zeroxqa.speed.distill import DistillationLoss, soft_cross_entropy, spread_layers, student_from_teacher
 
 from helpers import ROWS, SMALL, train_tiny_reader
 
@@ -28,7 +28,7 @@ def test_student_layers_are_spread_out_and_end_with_the_last():
 
 
 def test_the_student_is_a_thinned_copy_of_the_teacher(teacher_dir):
-    from zeroxqa.model import load_reader
+    from zeroxqa.reader.model import load_reader
 
     teacher = load_reader(teacher_dir)
     student = student_from_teacher(teacher, [1, 3])
@@ -61,9 +61,9 @@ def test_soft_targets_ignore_padding_and_vanish_when_the_student_agrees():
 
 def test_a_distilled_student_learns_the_teacher_and_overfits_a_tiny_set(teacher_dir, tmp_path):
     """On soft targets alone (alpha 1): the KL to the teacher falls and the student answers as the teacher does."""
-    from zeroxqa.inference import QAEngine
-    from zeroxqa.model import load_reader
-    from zeroxqa.train import train_reader
+    from zeroxqa.reader.engine import QAEngine
+    from zeroxqa.reader.model import load_reader
+    from zeroxqa.reader.train import train_reader
 
     teacher = load_reader(teacher_dir)
     student = student_from_teacher(teacher, spread_layers(4, 1))
@@ -82,9 +82,9 @@ def test_cli_distill_writes_a_student_reader(teacher_dir, tmp_path):
     from typer.testing import CliRunner
 
     from zeroxqa.cli import app
-    from zeroxqa.readers import SourceSpec
-    from zeroxqa.sample import SQUAD_THEMES
-    from zeroxqa.shard import shard
+    from zeroxqa.ingest.formats import SourceSpec
+    from zeroxqa.ingest.sample import SQUAD_THEMES
+    from zeroxqa.ingest.shard import shard
 
     shard([SourceSpec(SQUAD_THEMES)], tmp_path / "shards")
     runner = CliRunner()

@@ -9,12 +9,12 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from zeroxqa.bench.gate import HF_PIPELINE, decide
+from zeroxqa.speed.bench.gate import HF_PIPELINE, decide
 from zeroxqa.config import BenchConfig, ShardConfig
-from zeroxqa.export.cpu import quantization_preset
-from zeroxqa.export.onnx import export_onnx, optimize_onnx, quantize_int8
-from zeroxqa.features import prepare_features
-from zeroxqa.inference import QAEngine
+from zeroxqa.speed.export.cpu import quantization_preset
+from zeroxqa.speed.export.onnx import export_onnx, optimize_onnx, quantize_int8
+from zeroxqa.reader.features import prepare_features
+from zeroxqa.reader.engine import QAEngine
 
 from helpers import ROWS, SMALL, train_tiny_reader
 
@@ -48,8 +48,8 @@ def test_the_lean_onnx_engine_reads_like_the_torch_reader(trained_dir, onnx_dirs
     import subprocess
     import sys
 
-    from zeroxqa.inference.lean import FastTokenizer
-    from zeroxqa.sample import SQUAD_THEMES
+    from zeroxqa.reader.lean import FastTokenizer
+    from zeroxqa.ingest.sample import SQUAD_THEMES
 
     lean, torch_engine = QAEngine.load(onnx_dirs["fp32"]), QAEngine.load(trained_dir)
     assert isinstance(lean.tokenizer, FastTokenizer)
@@ -65,7 +65,7 @@ def test_the_lean_onnx_engine_reads_like_the_torch_reader(trained_dir, onnx_dirs
         assert len(got) > len(pairs)  # several windows for some
         assert (got.input_ids, got.token_type_ids, got.attention_mask, got.example_index, got.offsets) == (
             expected.input_ids, expected.token_type_ids, expected.attention_mask, expected.example_index, expected.offsets)
-    code = ("import sys; from zeroxqa.inference.engine import QAEngine; "
+    code = ("import sys; from zeroxqa.reader.engine import QAEngine; "
             f"print(QAEngine.load({str(onnx_dirs['int8'])!r}).answer(['Where is the Eiffel Tower?'], ['The Eiffel Tower is in Paris.'])); "
             "print('torch' in sys.modules, 'transformers' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
@@ -90,7 +90,7 @@ def test_quantized_and_optimized_models_answer_like_fp32(trained_dir, onnx_dirs,
 
 
 def test_a_skimming_variant_is_loaded_with_its_setting(onnx_dirs, tmp_path):
-    from zeroxqa.export.onnx import with_skimming
+    from zeroxqa.speed.export.onnx import with_skimming
 
     folder = with_skimming(onnx_dirs["o2-int8"], tmp_path / "skim2", 2)
     engine = QAEngine.load(folder)
@@ -102,8 +102,8 @@ def test_a_skimming_variant_is_loaded_with_its_setting(onnx_dirs, tmp_path):
 def test_an_adaptive_skimming_variant_carries_its_ranker(onnx_dirs, tmp_path):
     """The learned ranker's weights travel in the variant's card: the folder alone reads as it was measured."""
     from zeroxqa.config import SkimConfig
-    from zeroxqa.export.onnx import with_skimming
-    from zeroxqa.sentence_ranker import packaged_ranker
+    from zeroxqa.speed.export.onnx import with_skimming
+    from zeroxqa.speed.sentence_ranker import packaged_ranker
 
     cfg = SkimConfig(keep_sentences=4, coverage=0.8, ranker=packaged_ranker())
     folder = with_skimming(onnx_dirs["o2-int8"], tmp_path / "adaptive", cfg)
@@ -137,7 +137,7 @@ def test_export_writes_an_adaptive_skimming_variant_and_refuses_a_bad_ranker(tra
 def test_static_int8_is_calibrated_and_answers_like_fp32(onnx_dirs, tmp_path):
     import onnx
 
-    from zeroxqa.export.onnx import quantize_static_int8
+    from zeroxqa.speed.export.onnx import quantize_static_int8
 
     questions, contexts = [r["question"] for r in ROWS], [r["context"] for r in ROWS]
     folder = quantize_static_int8(onnx_dirs["fp32"], tmp_path / "static", questions * 2, contexts * 2)
@@ -156,11 +156,11 @@ def test_export_makes_the_static_skimming_variant_with_its_own_threshold(trained
     from typer.testing import CliRunner
 
     from zeroxqa.cli import app
-    from zeroxqa.dataset import load_rows
-    from zeroxqa.evaluate import reference_abstention
-    from zeroxqa.readers import SourceSpec
-    from zeroxqa.sample import SQUAD_THEMES
-    from zeroxqa.shard import shard
+    from zeroxqa.ingest.dataset import load_rows
+    from zeroxqa.reader.evaluate import reference_abstention
+    from zeroxqa.ingest.formats import SourceSpec
+    from zeroxqa.ingest.sample import SQUAD_THEMES
+    from zeroxqa.ingest.shard import shard
 
     runner, shards = CliRunner(), tmp_path / "shards"
     shard([SourceSpec(SQUAD_THEMES)], shards)
@@ -216,7 +216,7 @@ def test_gate_rejects_a_variant_whose_spans_are_worse_even_when_its_threshold_hi
 
 
 def test_the_frontier_plot_rings_the_gates_choice_and_greys_what_it_rejected(tmp_path):
-    from zeroxqa.bench.report import frontier_figure, plot
+    from zeroxqa.speed.bench.report import frontier_figure, plot
 
     rows = [dict(result("torch-fp32", 54.3, 36), span_f1=72.7), dict(result("onnx-o2-int8-skim2", 53.8, 6.5), span_f1=68.5),
             dict(result("onnx-int8", 53.9, 18), span_f1=72.1), result(HF_PIPELINE, 49.9, 41)]
@@ -231,7 +231,7 @@ def test_the_frontier_plot_rings_the_gates_choice_and_greys_what_it_rejected(tmp
 
 
 def test_only_the_named_variants_are_measured_with_the_reference_and_a_typo_is_named():
-    from zeroxqa.bench.variants import UnknownVariant, select_variants
+    from zeroxqa.speed.bench.variants import UnknownVariant, select_variants
 
     built = {n: Path(n) for n in ("torch-fp32", "onnx-fp32", "onnx-o2-int8", "onnx-int8-static", "onnx-int8-static-skim2")}
     assert select_variants(built, []) == built
@@ -241,7 +241,7 @@ def test_only_the_named_variants_are_measured_with_the_reference_and_a_typo_is_n
 
 
 def test_bench_writes_report_parquet_and_plots(trained_dir, tmp_path):
-    from zeroxqa.bench.run import run_bench
+    from zeroxqa.speed.bench.run import run_bench
 
     cfg = BenchConfig(latency_questions=5, warmup=1, batch_size=4, threads=1, skim_sentences=[1], students=[str(trained_dir)])
     out = run_bench(trained_dir, ROWS, tmp_path / "bench", cfg, data_label="ROWS", progress=lambda m: None,

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zeroxqa.batching import collate, length_grouped_batches
+from zeroxqa.reader.batching import collate, length_grouped_batches
 from zeroxqa.config import ReaderConfig
-from zeroxqa.decode import best_spans
-from zeroxqa.features import prepare_features
+from zeroxqa.reader.decode import best_spans
+from zeroxqa.reader.features import prepare_features
 
 
 def test_every_label_decodes_to_its_gold_text(tokenizer, sample_rows):
@@ -126,7 +126,7 @@ def _nbest_reference(features, start_logits, end_logits, contexts, cfg):
     """The loop over n-best start x end pairs that decoding used before it was vectorized."""
     import numpy as np
 
-    from zeroxqa.decode import SpanPrediction
+    from zeroxqa.reader.decode import SpanPrediction
 
     best = [SpanPrediction("", -1, -np.inf, np.inf) for _ in contexts]
     for w, ex in enumerate(features.example_index):
@@ -151,8 +151,8 @@ def test_vectorized_decoding_equals_the_exhaustive_pair_loop(tokenizer):
     import numpy as np
 
     from zeroxqa.config import ReaderConfig
-    from zeroxqa.decode import best_spans
-    from zeroxqa.features import prepare_features
+    from zeroxqa.reader.decode import best_spans
+    from zeroxqa.reader.features import prepare_features
 
     cfg = ReaderConfig(max_length=48, doc_stride=12, max_question_length=16, max_answer_length=5, n_best=48)
     contexts = ["The quick brown fox jumps over the lazy dog near the river bank in the old town. " * 3,

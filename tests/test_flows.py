@@ -11,10 +11,10 @@ import pytest
 
 from zeroxqa import pipeline
 from zeroxqa.config import AdaptLMConfig, BenchConfig, MetaConfig, ReaderConfig, RetrainParams, SynthConfig, TrainConfig
-from zeroxqa.sample import POLICY_SITES, POLICY_UNLABELED, SQUAD_THEMES
+from zeroxqa.ingest.sample import POLICY_SITES, POLICY_UNLABELED, SQUAD_THEMES
 
 STAGES = ("shard_stage", "meta_stage", "synth_stage", "adapt_lm_stage", "finetune_stage", "quantize_stage", "benchmark_stage",
-          "index_stage")
+          "decide_stage", "index_stage")
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +70,7 @@ def test_retrain_without_meta_learning_fine_tunes_from_the_base_reader(harness, 
     """`meta_learn` off (the default): no in-domain shards, no meta-train stage; every out-domain starts from
     `base`, and the registry names it as the initialization later onboardings start from."""
     from flows.retrain import retrain
-    from zeroxqa.model import save_reader
+    from zeroxqa.reader.model import save_reader
 
     tiny_dir = save_reader(tiny_reader, tmp_path / "tiny")
     result = retrain(tiny_params(tiny_dir, tmp_path).model_copy(update={"meta_learn": False}))
@@ -86,7 +86,7 @@ def test_retrain_without_meta_learning_fine_tunes_from_the_base_reader(harness, 
 def test_retrain_end_to_end_then_cached_then_onboarding(harness, calls, tiny_reader, tmp_path):
     from flows.onboard import onboard_domain
     from flows.retrain import retrain
-    from zeroxqa.model import save_reader
+    from zeroxqa.reader.model import save_reader
 
     tiny_dir = save_reader(tiny_reader, tmp_path / "tiny")
     # with self-supervised domain adaptation: each out-domain's fine-tune starts from the meta model adapted to its text
@@ -94,7 +94,7 @@ def test_retrain_end_to_end_then_cached_then_onboarding(harness, calls, tiny_rea
         steps=2, batch_size=2, max_length=64, device="cpu", precision="fp32")})
     first = retrain(params)
     once = {"shard_stage": 2, "meta_stage": 1, "synth_stage": 1, "adapt_lm_stage": 2, "finetune_stage": 2, "quantize_stage": 2,
-            "benchmark_stage": 2, "index_stage": 2}
+            "benchmark_stage": 2, "decide_stage": 2, "index_stage": 2}
     assert calls == once
     for domain, model in first["models"].items():
         card = json.loads((Path(model) / "zeroxqa_card.json").read_text())
@@ -108,6 +108,13 @@ def test_retrain_end_to_end_then_cached_then_onboarding(harness, calls, tiny_rea
     assert all(p["promoted"] for p in first["promotions"])
     report = (tmp_path / "runs" / "report.md").read_text()
     assert "| ted.com | " in report and "| dev |" in report and "| synthetic dev |" in report
+    # the base is always a candidate: each domain's report says what shipped, against the base, and why
+    for p in first["promotions"]:
+        assert p["reason"].startswith("promoted: ") and "reader" in p["reason"], p
+    assert "base F1" in report and "Why each domain ships" in report
+    for domain in ("ted.com", "yahoo.com"):
+        entry = registry["domains"][domain]
+        assert entry["shipped"] in ("adapted", "base", "threshold") and len(entry["f1_per_question"]) > 0
     synthetic = first["synthetic"]["yahoo.com"]
     assert json.loads((Path(synthetic) / "synth.json").read_text())["reader"] == first["models"]["ted.com"]
 
@@ -125,7 +132,7 @@ def test_retrain_end_to_end_then_cached_then_onboarding(harness, calls, tiny_rea
     assert any(m.startswith("meta-epoch 1: 1/1 meta-steps (100%)") for m in logs), logs
     assert any(m.startswith("epoch 1: step 2, dev F1") for m in logs), logs
     assert {"shard-in", "shard-out", "meta-train", "adapt-lm-ted.com", "fine-tune-ted.com", "synthesize-yahoo.com",
-            "quantize-ted.com", "quantize-yahoo.com", "benchmark-ted.com", "register-ted.com", "register-yahoo.com",
+            "quantize-ted.com", "quantize-yahoo.com", "benchmark-ted.com", "decide-ted.com", "register-ted.com", "register-yahoo.com",
             "index-ted.com", "index-yahoo.com", "record-index-yahoo.com", "report"} <= names, names
 
     second = retrain(params)
@@ -168,7 +175,7 @@ def test_a_partial_override_keeps_the_jobs_other_settings():
 
 def test_failed_stage_retried_does_not_recompute_earlier_stages(harness, calls, tiny_reader, tmp_path, monkeypatch):
     from flows.retrain import retrain
-    from zeroxqa.model import save_reader
+    from zeroxqa.reader.model import save_reader
 
     params = tiny_params(save_reader(tiny_reader, tmp_path / "tiny"), tmp_path)
     # one labelled site is enough here (the paragraph-only domain's stages are covered above); keeps the suite short

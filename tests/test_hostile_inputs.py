@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from zeroxqa.errors import InputError
-from zeroxqa.readers import SourceSpec
-from zeroxqa.shard import shard
+from zeroxqa.ingest.formats import SourceSpec
+from zeroxqa.ingest.shard import shard
 
 CTX = "Ada Lovelace wrote the first program in 1843."
 GOOD_QA = {"id": "g1", "question": "When?", "answers": [{"text": "1843", "answer_start": 40}], "is_impossible": False}
@@ -280,7 +280,7 @@ def test_any_mrqa_file_reconciles_and_kept_answers_sit_at_their_offsets(tmp_path
 
 
 def test_resharding_that_fails_midway_leaves_the_previous_shards_whole(tmp_path, monkeypatch):
-    import zeroxqa.shard as shard_module
+    import zeroxqa.ingest.shard as shard_module
 
     first = tmp_path / "a.json"
     first.write_text(squad(GOOD_QA, title="Ada"))

@@ -7,8 +7,8 @@ import torch
 from safetensors.torch import load_file
 
 from zeroxqa.config import ReaderConfig
-from zeroxqa.model import load_reader, resolve_model_path, save_reader
-from zeroxqa.inference import QAEngine
+from zeroxqa.reader.model import load_reader, resolve_model_path, save_reader
+from zeroxqa.reader.engine import QAEngine
 
 pytestmark = pytest.mark.integration
 

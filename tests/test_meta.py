@@ -15,7 +15,7 @@ from zeroxqa.meta.inner import get_state, inner_adapt, labelled_batch
 from zeroxqa.meta.tasks import Task, sample_tasks, sampling_weights, split_support_query
 from zeroxqa.meta.train import meta_train
 from zeroxqa.meta.worker import TaskWorker
-from zeroxqa.model import load_reader, save_reader
+from zeroxqa.reader.model import load_reader, save_reader
 
 from helpers import ROWS, SMALL
 
@@ -235,9 +235,9 @@ def test_cli_meta_train_baseline_and_adapt_eval(tiny_dir, tmp_path):
     from typer.testing import CliRunner
 
     from zeroxqa.cli import app
-    from zeroxqa.readers import SourceSpec
-    from zeroxqa.sample import POLICY_SITES, SQUAD_THEMES
-    from zeroxqa.shard import shard
+    from zeroxqa.ingest.formats import SourceSpec
+    from zeroxqa.ingest.sample import POLICY_SITES, SQUAD_THEMES
+    from zeroxqa.ingest.shard import shard
 
     shard([SourceSpec(SQUAD_THEMES)], tmp_path / "in")
     shard([SourceSpec(POLICY_SITES)], tmp_path / "out")
@@ -269,13 +269,14 @@ def test_adapt_eval_resumes_an_interrupted_table_without_measuring_again(monkeyp
 
     measured = []
 
-    def fake_score(reader, train_rows, dev_rows, k, cfg, reader_cfg):
-        measured.append((reader, k))
-        return {"f1": 50.0 + k, "exact": 40.0, "HasAns_f1": 30.0}
+    def fake_score(source, shots, dev_rows, cfg, reader_cfg, base_dev):
+        measured.append((source, len(shots)))
+        return {"f1": 50.0 + len(shots), "exact": 40.0, "HasAns_f1": 30.0}
 
-    monkeypatch.setattr(adapt, "adapt_and_score", fake_score)
-    monkeypatch.setattr(adapt, "load_reader", lambda source: source)
-    targets = {"a": ([], []), "b": ([], [])}
+    monkeypatch.setattr(adapt, "adapt_and_decide", fake_score)
+    monkeypatch.setattr(adapt, "base_evaluation", lambda source, dev_rows, reader_cfg: "base on dev")
+    train = [{"id": str(i)} for i in range(8)]
+    targets = {"a": (train, []), "b": (train, [])}
     cfg = AdaptConfig(shots=[4, 0])
     saved = []
     first = adapt.adapt_eval({"meta": "m/best"}, targets, cfg, SMALL, on_row=lambda rows: saved.append(list(rows)))
@@ -299,14 +300,15 @@ def test_adapt_eval_several_seeds_for_few_shots_mean_and_std(monkeypatch):
 
     seen = []
 
-    def fake_score(reader, train_rows, dev_rows, k, cfg, reader_cfg):
-        seen.append((k, cfg.seed))
-        f1 = {"a": 40.0, "b": 60.0}[train_rows[0]] + (cfg.seed - 13) * 10.0  # seed 13, 14, 15: +0, +10, +20
-        return {"f1": f1, "exact": f1 / 2, "HasAns_f1": f1, "span_f1": f1}
+    def fake_score(source, shots, dev_rows, cfg, reader_cfg, base_dev):
+        seen.append((k_of[len(shots)], cfg.seed))
+        f1 = {"a": 40.0, "b": 60.0}[shots[0]["domain"]] + (cfg.seed - 13) * 10.0  # seed 13, 14, 15: +0, +10, +20
+        return {"f1": f1, "exact": f1 / 2, "HasAns_f1": f1, "span_f1": f1, "shipped": "fine-tune"}
 
-    monkeypatch.setattr(adapt, "adapt_and_score", fake_score)
-    monkeypatch.setattr(adapt, "load_reader", lambda source: source)
-    targets = {"a": (["a"], []), "b": (["b"], [])}
+    monkeypatch.setattr(adapt, "adapt_and_decide", fake_score)
+    monkeypatch.setattr(adapt, "base_evaluation", lambda source, dev_rows, reader_cfg: "base on dev")
+    k_of = {16: 16, 256: 256, 300: 0}  # 300 rows: K = 0 takes them all
+    targets = {d: ([{"id": str(i), "domain": d} for i in range(300)], []) for d in ("a", "b")}
     rows = adapt.adapt_eval({"meta": "m"}, targets, AdaptConfig(shots=[16, 256, 0], seeds=3, multi_seed_max_k=64), SMALL)
     assert sorted(set(seen)) == [(0, 13), (16, 13), (16, 14), (16, 15), (256, 13)]  # several seeds for K <= 64 only
     summary = {(r["domain"], r["K"]): r for r in rows if r["seed"] is None}
@@ -315,6 +317,7 @@ def test_adapt_eval_several_seeds_for_few_shots_mean_and_std(monkeypatch):
     mean16 = summary[(adapt.MEAN, "16")]  # per seed the mean over a and b: 50, 60, 70
     assert mean16["f1"] == pytest.approx(60.0) and mean16["f1_std"] == pytest.approx(10.0) and mean16["seeds"] == 3
     assert summary[(adapt.MEAN, "all")]["seeds"] == 1 and summary[(adapt.MEAN, "all")]["f1_std"] == 0.0
+    assert a16["shipped"] == "fine-tune 3"
 
 
 def test_a_meta_model_and_its_joint_baseline_keep_the_base_readers_threshold(tiny_reader, tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from zeroxqa.metrics import best_f1_threshold, exact, f1, gold_texts, normalize_answer, score, squad_metrics
+from zeroxqa.reader.metrics import best_f1_threshold, exact, f1, gold_texts, normalize_answer, score, squad_metrics
 
 
 def test_normalize_answer():
@@ -57,8 +57,8 @@ def _row(domain: str, answer: str) -> dict:
 
 
 def test_abstention_threshold_comes_from_domains_with_unanswerable_questions():
-    from zeroxqa.decode import SpanPrediction
-    from zeroxqa.evaluate import Evaluation
+    from zeroxqa.reader.decode import SpanPrediction
+    from zeroxqa.reader.evaluate import Evaluation
 
     def span(text: str, na: float) -> SpanPrediction:
         return SpanPrediction(text, 0, 0.0, na)  # score 0, so na_score = null_score
@@ -83,8 +83,8 @@ def test_abstention_threshold_comes_from_domains_with_unanswerable_questions():
 def test_a_variant_abstains_on_the_questions_its_reference_abstains_on_whatever_its_score_shift():
     """Quantizing or skimming a reader shifts its null scores; matched to the reference's abstention share,
     the variant's threshold follows the shift instead of a fresh best-F1 search's jagged optimum."""
-    from zeroxqa.decode import SpanPrediction
-    from zeroxqa.evaluate import Evaluation
+    from zeroxqa.reader.decode import SpanPrediction
+    from zeroxqa.reader.evaluate import Evaluation
 
     rows = [_row("v2", a) for a in ("a", "", "b", "", "c", "d", "", "e")]
     na = [-3.0, 2.5, -1.0, 0.5, -2.0, 1.5, 3.0, -0.5]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from zeroxqa.negatives import answer_removed_negatives, same_article_negatives
+from zeroxqa.reader.negatives import answer_removed_negatives, same_article_negatives
 
 PARAGRAPH = ("The tower was finished in 1889. It was designed by Gustave Eiffel's company. "
              "Its height is 330 metres. Millions visit it every year.")
@@ -60,7 +60,7 @@ def test_training_reads_the_answer_removed_negatives_and_its_card_counts_them(ti
 
     from helpers import SMALL
     from zeroxqa.config import TrainConfig
-    from zeroxqa.train import train_reader
+    from zeroxqa.reader.train import train_reader
 
     rows = [_row("q1", "Who designed the tower?", "Gustave Eiffel's company"), _row("q2", "How tall is it?", "330 metres")]
     cfg = TrainConfig(epochs=1, batch_size=2, seed=3, answer_removed_ratio=1.0)

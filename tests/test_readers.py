@@ -6,10 +6,10 @@ import json
 
 import pyarrow.parquet as pq
 
-from zeroxqa.readers import SourceSpec, detect_format, read_rows
-from zeroxqa.sample import POLICY_SITES, POLICY_UNLABELED, SQUAD_THEMES
-from zeroxqa.schema import qa_table
-from zeroxqa.shard import shard
+from zeroxqa.ingest.formats import SourceSpec, detect_format, read_rows
+from zeroxqa.ingest.sample import POLICY_SITES, POLICY_UNLABELED, SQUAD_THEMES
+from zeroxqa.ingest.schema import qa_table
+from zeroxqa.ingest.shard import shard
 
 
 def test_theme_csv(fixtures):

@@ -9,9 +9,9 @@ import torch
 from safetensors.torch import load_file
 
 from zeroxqa.config import TrainConfig
-from zeroxqa.inference import QAEngine
-from zeroxqa.model import CARD_FILE, load_reader, save_reader
-from zeroxqa.reference import pack_reader
+from zeroxqa.reader.engine import QAEngine
+from zeroxqa.reader.model import CARD_FILE, load_reader, save_reader
+from zeroxqa.reader.reference import pack_reader
 
 from helpers import ROWS, SMALL
 
@@ -30,7 +30,7 @@ def tiny_base(tokenizer, tmp_path):
 
 
 def test_compact_reader_leaves_out_the_base_tensors_and_loads_back(tiny_base, tmp_path):
-    from zeroxqa.train import train_reader
+    from zeroxqa.reader.train import train_reader
 
     cfg = TrainConfig(epochs=2, batch_size=2, learning_rate=1e-3, freeze_embeddings=True, seed=0)
     train_reader(load_reader(tiny_base), ROWS, ROWS, tmp_path / "trained", SMALL, cfg)
@@ -56,7 +56,7 @@ def test_compact_reader_leaves_out_the_base_tensors_and_loads_back(tiny_base, tm
     # Hugging Face tools (the pipeline of the benchmark, optimum's export) get a whole copy
     from transformers import AutoTokenizer, BertForQuestionAnswering
 
-    from zeroxqa.reference import whole_reader_dir
+    from zeroxqa.reader.reference import whole_reader_dir
 
     assert whole_reader_dir(tmp_path / "trained", tmp_path / "unused") == tmp_path / "trained"
     whole = whole_reader_dir(tmp_path / "compact", tmp_path / "whole")
@@ -71,7 +71,7 @@ def test_compact_reader_leaves_out_the_base_tensors_and_loads_back(tiny_base, tm
 
 
 def test_a_reader_trained_with_unfrozen_embeddings_is_not_packed(tiny_base, tmp_path):
-    from zeroxqa.train import train_reader
+    from zeroxqa.reader.train import train_reader
 
     cfg = TrainConfig(epochs=1, batch_size=2, learning_rate=1e-2, seed=0)
     reader = load_reader(tiny_base)

@@ -10,10 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 from zeroxqa.cli import app
-from zeroxqa.inference import QAEngine
-from zeroxqa.metrics import gold_texts, score
-from zeroxqa.model import load_reader
-from zeroxqa.reference import REFERENCE_DIR
+from zeroxqa.reader.engine import QAEngine
+from zeroxqa.reader.metrics import gold_texts, score
+from zeroxqa.reader.model import load_reader
+from zeroxqa.reader.reference import REFERENCE_DIR
 
 pytestmark = pytest.mark.integration
 # measured when it was shipped: 16 of 24 exact, F1 0.67 (the second stage alone: 17, 0.71); a regression of a

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from zeroxqa.artifacts import content_hash, stage_key, verify_done
+from zeroxqa.registry.artifacts import content_hash, stage_key, verify_done
 from zeroxqa.config import ShardConfig
-from zeroxqa.registry import load_registry, promote, record_meta_model
+from zeroxqa.registry.store import load_registry, promote, record_meta_model
 
 
 def test_promotion_gate_keeps_the_better_model(tmp_path):
@@ -106,7 +106,7 @@ def test_a_damaged_model_with_a_better_intact_predecessor_gives_way_to_it(tmp_pa
 def test_a_done_stage_whose_files_changed_is_not_done_any_more(tmp_path):
     import pytest
 
-    from zeroxqa.artifacts import is_done, mark_done, verify_done
+    from zeroxqa.registry.artifacts import is_done, mark_done, verify_done
 
     stage = tmp_path / "stage"
     (stage / "sub").mkdir(parents=True)
@@ -126,7 +126,7 @@ def test_a_done_stage_whose_files_changed_is_not_done_any_more(tmp_path):
 def test_verify_command_reports_a_changed_stage_and_a_damaged_model(tmp_path):
     from typer.testing import CliRunner
 
-    from zeroxqa.artifacts import mark_done
+    from zeroxqa.registry.artifacts import mark_done
     from zeroxqa.cli import app
 
     run = tmp_path / "run"
@@ -142,7 +142,7 @@ def test_verify_command_reports_a_changed_stage_and_a_damaged_model(tmp_path):
 
 def test_a_fine_tune_from_a_short_name_has_a_key_that_follows_the_model(tmp_path, monkeypatch):
     """Onboarding with no meta model fine-tunes from 'squad': its key hashes the packaged folder."""
-    from zeroxqa import reference
+    from zeroxqa.reader import paths
     from zeroxqa.config import ReaderConfig, TrainConfig
     from zeroxqa.pipeline import finetune_key
 
@@ -151,7 +151,7 @@ def test_a_fine_tune_from_a_short_name_has_a_key_that_follows_the_model(tmp_path
     packaged = tmp_path / "packaged"
     packaged.mkdir()
     (packaged / "model.safetensors").write_bytes(b"v1")
-    monkeypatch.setattr(reference, "REFERENCE_DIR", packaged)
+    monkeypatch.setattr(paths, "REFERENCE_DIR", packaged)
     key = finetune_key("squad", str(shards), "law", TrainConfig(), ReaderConfig())
     (packaged / "model.safetensors").write_bytes(b"v2")
     assert finetune_key("squad", str(shards), "law", TrainConfig(), ReaderConfig()) != key
@@ -180,7 +180,7 @@ def _shard_stage_counting(args: tuple[str, str, str]) -> str:
 def test_two_runs_in_one_folder_compute_each_stage_once(tmp_path):
     import multiprocessing
 
-    from zeroxqa.sample import SQUAD_THEMES
+    from zeroxqa.ingest.sample import SQUAD_THEMES
 
     log = tmp_path / "computed.log"
     with multiprocessing.get_context("spawn").Pool(3) as pool:

@@ -42,7 +42,7 @@ def test_weighted_normalizes_each_score_and_a_constant_score_counts_nothing():
 
 @pytest.fixture(scope="module")
 def shop_paragraphs():
-    from zeroxqa.paragraphs import load_paragraphs
+    from zeroxqa.ingest.paragraphs import load_paragraphs
 
     return load_paragraphs([str(SHOP)])
 
@@ -85,7 +85,7 @@ def test_index_round_trip_and_refusals(shop_index, shop_paragraphs, tmp_path):
 
 
 def test_ask_answers_from_the_right_paragraph_with_the_reference_reader(shop_index):
-    from zeroxqa.inference.engine import QAEngine
+    from zeroxqa.reader.engine import QAEngine
     from zeroxqa.retrieval.ask import ask
 
     engine = QAEngine.load("squad", threads=1)
@@ -98,7 +98,7 @@ def test_ask_answers_from_the_right_paragraph_with_the_reference_reader(shop_ind
 
 def test_no_paragraph_clearing_the_threshold_is_no_answer(shop_index, tiny_reader):
     from zeroxqa.config import ReaderConfig
-    from zeroxqa.inference.engine import QAEngine
+    from zeroxqa.reader.engine import QAEngine
     from zeroxqa.retrieval.ask import ask
 
     engine = QAEngine.from_reader(tiny_reader, ReaderConfig(), threshold=-1e6)  # abstains on every span
@@ -123,7 +123,7 @@ def test_choose_takes_the_most_confident_or_the_highest_span():
 
 
 def test_evaluation_reports_recall_and_end_to_end_scores(shop_index):
-    from zeroxqa.inference.engine import QAEngine
+    from zeroxqa.reader.engine import QAEngine
     from zeroxqa.retrieval.evaluate import evaluate_domain, summarize
 
     by_start = {c.split(".")[0] + ".": cid for cid, c in zip(shop_index.context_ids, shop_index.contexts)}
@@ -144,7 +144,7 @@ def test_evaluation_reports_recall_and_end_to_end_scores(shop_index):
 def test_index_stage_is_cached_and_the_registry_names_it(tmp_path):
     from zeroxqa.config import ShardConfig
     from zeroxqa.pipeline import index_stage, shard_stage
-    from zeroxqa.registry import load_registry, record_index
+    from zeroxqa.registry.store import load_registry, record_index
     from zeroxqa.retrieval.index import DomainIndex
 
     shards = shard_stage([str(SHOP)], str(tmp_path), ShardConfig(), "out")

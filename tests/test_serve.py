@@ -14,7 +14,7 @@ import pytest
 from serving import build_shop_index, running
 
 from zeroxqa.config import ServeConfig
-from zeroxqa.registry import promote, record_index
+from zeroxqa.registry.store import promote, record_index
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def tiny_models(tmp_path_factory) -> tuple[str, str]:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForQuestionAnswering
 
-    from zeroxqa.model import Reader, resolve_model_path, save_reader
+    from zeroxqa.reader.model import Reader, resolve_model_path, save_reader
 
     tokenizer = AutoTokenizer.from_pretrained(resolve_model_path("minilm"))
     folders = []
@@ -132,7 +132,7 @@ def test_a_domain_without_an_index_is_listed_but_cannot_be_asked(tmp_path, tiny_
 
 def test_a_full_queue_answers_503_at_once(tmp_path, shop_index, tiny_models):
     """One worker, one waiting place: with the reader blocked, a third request is refused, not queued."""
-    from zeroxqa.inference.engine import QAEngine
+    from zeroxqa.reader.engine import QAEngine
     from zeroxqa.serve.app import create_app
     from zeroxqa.serve.store import ModelStore
 

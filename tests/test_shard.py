@@ -9,10 +9,10 @@ from typer.testing import CliRunner
 
 from zeroxqa.cli import app
 from zeroxqa.config import ShardConfig
-from zeroxqa.readers import SourceSpec
-from zeroxqa.sample import sample_files
-from zeroxqa.shard import shard
-from zeroxqa.splits import assign_splits
+from zeroxqa.ingest.formats import SourceSpec
+from zeroxqa.ingest.sample import sample_files
+from zeroxqa.ingest.shard import shard
+from zeroxqa.ingest.splits import assign_splits
 
 
 def test_sample_shards_reconcile_and_manifest_counts(tmp_path):
@@ -76,7 +76,7 @@ def test_atomic_writes_get_the_umask_mode_not_tempfiles_private_one(tmp_path):
     import os
     import stat
 
-    from zeroxqa.atomic import DIR_MODE, FILE_MODE, atomic_dir, write_text
+    from zeroxqa.registry.atomic import DIR_MODE, FILE_MODE, atomic_dir, write_text
 
     umask = os.umask(0o022)
     os.umask(umask)
@@ -90,7 +90,7 @@ def test_atomic_writes_get_the_umask_mode_not_tempfiles_private_one(tmp_path):
 
 
 def test_long_non_ascii_domain_names_fit_a_file_name_in_bytes():
-    from zeroxqa.naming import safe_names
+    from zeroxqa.ingest.naming import safe_names
 
     long_a, long_b = "Ж" * 300, "Ж" * 299 + "Я"  # 600 bytes each, the same first 60 characters
     names = safe_names([long_a, long_b, "日本語のテーマ" * 40])

@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zeroxqa.config import SkimConfig
-from zeroxqa.decode import SpanPrediction
-from zeroxqa.skim import Skimmer, sentence_spans, skim
+from zeroxqa.reader.decode import SpanPrediction
+from zeroxqa.speed.skim import Skimmer, sentence_spans, skim
 
 # paragraphs built so that the answer's sentence, and only it, shares the question's rarer words; the
 # other sentences share its common ones (the article's subject), as in SQuAD paragraphs
@@ -75,7 +75,7 @@ def test_any_span_read_maps_back_to_the_same_text(sentences, keep, data):
 
 
 def test_a_skimming_engine_reads_less_and_answers_in_the_original_context(tiny_reader):
-    from zeroxqa.inference import QAEngine
+    from zeroxqa.reader.engine import QAEngine
 
     from helpers import SMALL
 
@@ -117,7 +117,7 @@ def _after_the_match(n: int, seed: int = 0) -> list[dict]:
 
 
 def test_a_trained_ranker_learns_what_the_lexical_scorer_misses():
-    from zeroxqa.skim_eval import answered_paragraphs, fit_ranker, skim_recall
+    from zeroxqa.speed.skim_eval import answered_paragraphs, fit_ranker, skim_recall
 
     train, test = answered_paragraphs(_after_the_match(300)), answered_paragraphs(_after_the_match(100, seed=1))
     ranker = fit_ranker(train, epochs=40).to_dict()
@@ -133,7 +133,7 @@ def test_a_ranker_survives_its_json_and_refuses_other_features(tmp_path):
     import numpy as np
 
     from zeroxqa.errors import InputError
-    from zeroxqa.sentence_ranker import SentenceRanker, packaged_ranker, resolve_ranker
+    from zeroxqa.speed.sentence_ranker import SentenceRanker, packaged_ranker, resolve_ranker
 
     ranker = SentenceRanker.from_dict(packaged_ranker())
     path = tmp_path / "r.json"
@@ -149,7 +149,7 @@ def test_a_ranker_survives_its_json_and_refuses_other_features(tmp_path):
 
 
 def test_adaptive_skimming_keeps_fewer_sentences_when_the_ranker_is_sure():
-    from zeroxqa.skim import chosen_sentences
+    from zeroxqa.speed.skim import chosen_sentences
 
     assert chosen_sentences([9.0, 0.0, 0.0, 0.0], 3, coverage=0.9) == [0]  # sure: one sentence
     assert chosen_sentences([0.0, 1.0, 1.0, 0.9], 3, coverage=0.9) == [1, 2, 3]  # unsure: up to the most allowed
@@ -163,7 +163,7 @@ def test_adaptive_skimming_keeps_fewer_sentences_when_the_ranker_is_sure():
 def test_the_packaged_ranker_keeps_the_answer_of_the_built_paragraphs(context, question, answer):
     """The shipped ranker never drops the sentence holding the gold answer on the fixtures built for it,
     whether it keeps a fixed number of sentences or adapts."""
-    from zeroxqa.sentence_ranker import packaged_ranker
+    from zeroxqa.speed.sentence_ranker import packaged_ranker
 
     for cfg in (SkimConfig(keep_sentences=1, ranker=packaged_ranker()),
                 SkimConfig(keep_sentences=4, coverage=0.9, ranker=packaged_ranker())):
@@ -180,8 +180,8 @@ def test_skim_train_and_skim_eval_commands(tmp_path):
     from typer.testing import CliRunner
 
     from zeroxqa.cli import app
-    from zeroxqa.readers import SourceSpec
-    from zeroxqa.shard import shard
+    from zeroxqa.ingest.formats import SourceSpec
+    from zeroxqa.ingest.shard import shard
 
     from zeroxqa.config import ShardConfig
 
@@ -217,7 +217,7 @@ def test_words_are_the_words_bm25s_makes(texts):
     built before and after read the same words."""
     import bm25s
 
-    from zeroxqa.terms import _stemmer, words
+    from zeroxqa.retrieval.terms import _stemmer, words
 
     common = ["The refunds were issued.", "It's the U.S. Army's 2nd base; they're running!", ""]
     for batch in (texts, common):
@@ -234,7 +234,7 @@ def test_skimming_does_not_depend_on_the_hash_seed():
 
     script = (
         "import random\n"
-        "from zeroxqa.skim import skim\n"
+        "from zeroxqa.speed.skim import skim\n"
         "rng = random.Random(0)\n"
         "vocab = 'alpha beta gamma delta epsilon zeta theta iota kappa lambda sigma omega river castle'.split()\n"
         "for _ in range(300):\n"

@@ -8,9 +8,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from zeroxqa.config import SynthConfig
-from zeroxqa.decode import SpanPrediction
-from zeroxqa.metrics import normalize_answer
-from zeroxqa.schema import context_id
+from zeroxqa.reader.decode import SpanPrediction
+from zeroxqa.reader.metrics import normalize_answer
+from zeroxqa.ingest.schema import context_id
 from zeroxqa.synth.candidates import Candidate, candidates
 from zeroxqa.synth.generate import synthesize
 from zeroxqa.synth.questions import RuleGenerator, cloze_question, rule_question
@@ -166,9 +166,9 @@ def test_cli_writes_a_shard_folder_with_valid_offsets(tmp_path, tiny_reader):
     from typer.testing import CliRunner
 
     from zeroxqa.cli import app
-    from zeroxqa.dataset import load_rows
-    from zeroxqa.model import save_reader
-    from zeroxqa.sample import POLICY_UNLABELED
+    from zeroxqa.ingest.dataset import load_rows
+    from zeroxqa.reader.model import save_reader
+    from zeroxqa.ingest.sample import POLICY_UNLABELED
 
     reader_dir = save_reader(tiny_reader, tmp_path / "reader")
     runner = CliRunner()
@@ -218,9 +218,9 @@ def test_a_synthetic_folder_needs_train_and_dev_pairs(tmp_path):
     """The flows fine-tune on the synthetic train split and score on its dev split: both must be there."""
     import pyarrow as pa
 
-    from zeroxqa.atomic import write_parquet
+    from zeroxqa.registry.atomic import write_parquet
     from zeroxqa.pipeline import synthetic_split_problem
-    from zeroxqa.shard import MANIFEST_SCHEMA
+    from zeroxqa.ingest.shard import MANIFEST_SCHEMA
 
     def manifest(train: int, dev: int) -> str:
         row = {"kind": "qa", "domain": "d", "file": "qa/d.parquet", "rows": train + dev, "answerable": train + dev,

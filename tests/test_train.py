@@ -11,16 +11,16 @@ from typer.testing import CliRunner
 
 from zeroxqa.cli import app
 from zeroxqa.config import TrainConfig
-from zeroxqa.evaluate import ALL, evaluate
-from zeroxqa.inference import QAEngine
-from zeroxqa.model import CARD_FILE, load_reader, save_reader
+from zeroxqa.reader.evaluate import ALL, evaluate
+from zeroxqa.reader.engine import QAEngine
+from zeroxqa.reader.model import CARD_FILE, load_reader, save_reader
 
 from helpers import ROWS, SMALL
 
 
 
 def test_tiny_model_overfits_to_f1_100(tiny_reader, tmp_path):
-    from zeroxqa.train import train_reader
+    from zeroxqa.reader.train import train_reader
 
     cfg = TrainConfig(epochs=40, batch_size=4, learning_rate=3e-3, warmup_ratio=0.0, seed=0)
     result = train_reader(tiny_reader, ROWS, ROWS, tmp_path / "m", SMALL, cfg)
@@ -35,7 +35,7 @@ def test_tiny_model_overfits_to_f1_100(tiny_reader, tmp_path):
 
 
 def test_same_seed_same_weights_and_training_changes_them(tiny_reader, tmp_path):
-    from zeroxqa.train import train_reader
+    from zeroxqa.reader.train import train_reader
 
     save_reader(tiny_reader, tmp_path / "init")
     cfg = TrainConfig(epochs=1, batch_size=2, seed=5)
@@ -52,7 +52,7 @@ def test_save_is_safetensors_and_round_trips(tiny_reader, tmp_path):
     save_reader(tiny_reader, tmp_path / "r")  # overwrite in place
     files = {p.name for p in (tmp_path / "r").iterdir()}
     assert "model.safetensors" in files and not any(f.endswith((".bin", ".pt", ".pkl")) for f in files)
-    from zeroxqa.atomic import FILE_MODE
+    from zeroxqa.registry.atomic import FILE_MODE
 
     assert {p.stat().st_mode & 0o777 for p in (tmp_path / "r").iterdir()} == {FILE_MODE}, "safetensors too, not 0600"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
@@ -63,9 +63,9 @@ def test_save_is_safetensors_and_round_trips(tiny_reader, tmp_path):
 
 
 def test_cli_eval_writes_per_domain_parquet(tiny_reader, sample_rows, tmp_path):
-    from zeroxqa.readers import SourceSpec
-    from zeroxqa.sample import SQUAD_THEMES
-    from zeroxqa.shard import shard
+    from zeroxqa.ingest.formats import SourceSpec
+    from zeroxqa.ingest.sample import SQUAD_THEMES
+    from zeroxqa.ingest.shard import shard
 
     save_reader(tiny_reader, tmp_path / "r")
     shard([SourceSpec(SQUAD_THEMES)], tmp_path / "s")
@@ -111,8 +111,8 @@ class _Interrupt(Exception):
 def test_resume_mid_epoch_gives_the_uninterrupted_weights(tiny_reader, tmp_path):
     """A run stopped after step 5 (of 3 epochs x 3 steps) and resumed ends with exactly the weights of a run
     that never stopped: model, AdamW moments, schedule, batch order and dropout RNG all come back."""
-    from zeroxqa.checkpoint import has_checkpoint
-    from zeroxqa.train import train_reader
+    from zeroxqa.reader.checkpoint import has_checkpoint
+    from zeroxqa.reader.train import train_reader
 
     save_reader(tiny_reader, tmp_path / "init")
     rows = ROWS * 3
@@ -141,7 +141,7 @@ def test_resume_mid_epoch_gives_the_uninterrupted_weights(tiny_reader, tmp_path)
 def test_resume_refuses_other_data(tiny_reader, tmp_path):
     import pytest
 
-    from zeroxqa.train import train_reader
+    from zeroxqa.reader.train import train_reader
 
     cfg = TrainConfig(epochs=1, batch_size=2, seed=3, checkpoint_every=1)
     train_reader(tiny_reader, ROWS, [], tmp_path / "m", SMALL, cfg, checkpoint_dir=tmp_path / "ck")
@@ -150,8 +150,8 @@ def test_resume_refuses_other_data(tiny_reader, tmp_path):
 
 
 def test_dropout_set_for_a_run_only_and_attention_dropout_off_makes_attention_deterministic(tiny_reader, tmp_path):
-    from zeroxqa.model import set_dropout
-    from zeroxqa.train import train_reader
+    from zeroxqa.reader.model import set_dropout
+    from zeroxqa.reader.train import train_reader
 
     model = tiny_reader.model.train()
     batch = {"input_ids": torch.randint(1000, 2000, (2, 24)), "attention_mask": torch.ones(2, 24, dtype=torch.long)}

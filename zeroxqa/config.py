@@ -35,7 +35,7 @@ class ReaderConfig(BaseModel):
 
 
 class SkimConfig(BaseModel):
-    """Context skimming (`zeroxqa.skim`): the reader reads the paragraph's best sentences for the question only."""
+    """Context skimming (`zeroxqa.speed.skim`): the reader reads the paragraph's best sentences for the question only."""
 
     keep_sentences: int = Field(3, ge=1, description="sentences kept per paragraph (at most, with `coverage`), "
                                 "in their original order")
@@ -52,7 +52,7 @@ class SkimConfig(BaseModel):
 
 
 class DistillConfig(BaseModel):
-    """A student distilled from a teacher reader (`zeroxqa.distill`)."""
+    """A student distilled from a teacher reader (`zeroxqa.speed.distill`)."""
 
     layers: int = Field(3, ge=1, description="transformer layers of the student, taken spread out from the teacher's")
     temperature: float = Field(2.0, gt=0, description="softens both start/end distributions before their KL")
@@ -242,7 +242,7 @@ class ServeConfig(BaseModel):
 
 
 def _sample(name: str) -> str:
-    from zeroxqa import sample
+    from zeroxqa.ingest import sample
 
     return str(getattr(sample, name))
 
@@ -261,7 +261,7 @@ class RetrainParams(BaseModel):
     meta_learn: bool = Field(False, description="meta-train an initialization on the in-domain sources first (on: the "
                                                 "in-domains are sharded and meta-trained on); off: every out-domain is "
                                                 "fine-tuned from `base` itself, which adapted as well in the measurements "
-                                                "(README, 'Does adaptation work?')")
+                                                "(docs/adaptation.md, 'Does adaptation work?')")
     val_domains: list[str] = Field(default_factory=lambda: ["Normans"], description="in-domains held out to select meta checkpoints")
     shard: ShardConfig = Field(default_factory=ShardConfig)
     reader: ReaderConfig = Field(default_factory=lambda: ReaderConfig(max_length=192, doc_stride=48))

@@ -13,11 +13,11 @@ import shutil
 import threading
 from pathlib import Path
 
-from zeroxqa.artifacts import is_done, mark_done, stage_dir, stage_key, stage_lock
-from zeroxqa.atomic import write_json
+from zeroxqa.registry.artifacts import is_done, mark_done, stage_dir, stage_key, stage_lock
+from zeroxqa.registry.atomic import write_json
 from zeroxqa.config import (AdaptLMConfig, BenchConfig, MetaConfig, ReaderConfig, RetrievalConfig, ShardConfig, SynthConfig,
                             TrainConfig)
-from zeroxqa.dataset import domain_splits, load_rows, rows_sha256
+from zeroxqa.ingest.dataset import domain_splits, load_rows, rows_sha256
 from zeroxqa.isolate import run_isolated
 
 
@@ -35,7 +35,7 @@ def measuring_lock():
 
 # where each stage writes under the run root (then /<key>); a template filled from the stage's parameters
 FOLDERS = {"shard": "shards-{name}", "meta": "meta", "synth": "synth", "adapt_lm": "adapt_lm", "finetune": "finetune",
-           "quantize": "quantize", "benchmark": "benchmark", "index": "index"}
+           "quantize": "quantize", "benchmark": "benchmark", "decide": "decide", "index": "index"}
 
 
 def _fresh(folder: Path) -> Path:
@@ -46,15 +46,15 @@ def _fresh(folder: Path) -> Path:
 
 
 def shard_key(sources: list[str], cfg: ShardConfig, name: str) -> str:
-    from zeroxqa.readers import SourceSpec
+    from zeroxqa.ingest.formats import SourceSpec
 
     specs = [SourceSpec.parse(s) for s in sources]
     return stage_key("shard", [s.path for s in specs], cfg, name=name, sources=[str(s) for s in specs])
 
 
 def shard_stage(sources: list[str], root: str, cfg: ShardConfig, name: str) -> str:
-    from zeroxqa.readers import SourceSpec
-    from zeroxqa.shard import shard
+    from zeroxqa.ingest.formats import SourceSpec
+    from zeroxqa.ingest.shard import shard
 
     out = stage_dir(root, FOLDERS["shard"].format(name=name), shard_key(sources, cfg, name))
     with stage_lock(out):
@@ -94,8 +94,8 @@ def meta_stage(in_shards: str, root: str, base: str, val_domains: list[str], cfg
 def _model_hash(model: str) -> str:
     """Content of a model folder, short names ('squad', 'minilm') resolved to the packaged folders (they
     change with the packages); a hub id stands for itself."""
-    from zeroxqa.artifacts import content_hash
-    from zeroxqa.model import resolve_model_path
+    from zeroxqa.registry.artifacts import content_hash
+    from zeroxqa.reader.model import resolve_model_path
 
     model = resolve_model_path(model)
     return content_hash(model) if Path(model).exists() else model
@@ -140,7 +140,7 @@ def is_synthetic(shards: str) -> bool:
 
 def best_registered_reader(registry: str) -> str | None:
     """The promoted reader with the highest F1 across domains: the default round-trip filter of onboarding."""
-    from zeroxqa.registry import good_entry, load_registry
+    from zeroxqa.registry.store import good_entry, load_registry
 
     entries = [good_entry(e)[0] for e in load_registry(registry)["domains"].values()]
     entries = [e for e in entries if e is not None and Path(e["model"]).exists()]
@@ -163,8 +163,8 @@ def adapt_lm_stage(init: str, shards: str, domain: str, root: str, cfg: AdaptLMC
 
 
 def _adapt_lm(init: str, shards: str, domain: str, model_dir: str, cfg: AdaptLMConfig) -> None:
-    from zeroxqa.adapt_lm import adapt_lm
-    from zeroxqa.model import load_reader, save_reader
+    from zeroxqa.adapt.lm import adapt_lm
+    from zeroxqa.reader.model import load_reader, save_reader
 
     reader = load_reader(init)
     adapt_lm(reader, [r["context"] for r in load_rows([shards], "train", [domain])], cfg)
@@ -190,8 +190,8 @@ def finetune_stage(init: str, shards: str, domain: str, root: str, cfg: TrainCon
 
 
 def _finetune(init: str, shards: str, domain: str, model_dir: str, cfg: TrainConfig, reader_cfg: ReaderConfig) -> None:
-    from zeroxqa.model import load_reader
-    from zeroxqa.train import train_reader
+    from zeroxqa.reader.model import load_reader
+    from zeroxqa.reader.train import train_reader
 
     train_rows, dev_rows = load_rows([shards], "train", [domain]), load_rows([shards], "dev", [domain])
     card = {"domain": domain, "init": init, "train_data_sha256": rows_sha256(train_rows)}
@@ -199,7 +199,7 @@ def _finetune(init: str, shards: str, domain: str, model_dir: str, cfg: TrainCon
 
 
 def quantize_key(model_dir: str) -> str:
-    from zeroxqa.export.cpu import quantization_preset
+    from zeroxqa.speed.export.cpu import quantization_preset
 
     return stage_key("quantize", [model_dir], preset=quantization_preset())
 
@@ -216,7 +216,7 @@ def quantize_stage(model_dir: str, root: str) -> str:
 
 
 def _quantize(model_dir: str, out: str) -> None:
-    from zeroxqa.export.onnx import export_onnx, quantize_int8
+    from zeroxqa.speed.export.onnx import export_onnx, quantize_int8
 
     quantize_int8(export_onnx(model_dir, Path(out) / "onnx-fp32"), Path(out) / "onnx-int8")
 
@@ -227,8 +227,8 @@ def benchmark_key(model_dir: str, quantized: str, shards: str, domain: str, cfg:
 
 def benchmark_stage(model_dir: str, quantized: str, shards: str, domain: str, root: str, cfg: BenchConfig) -> dict:
     """Benchmark every variant on the domain's dev split; returns the summary (also in summary.json)."""
-    from zeroxqa.bench.run import run_bench
-    from zeroxqa.bench.variants import build_variants
+    from zeroxqa.speed.bench.run import run_bench
+    from zeroxqa.speed.bench.variants import build_variants
 
     out = stage_dir(root, FOLDERS["benchmark"], benchmark_key(model_dir, quantized, shards, domain, cfg))
     with stage_lock(out):
@@ -259,6 +259,33 @@ def benchmark_stage(model_dir: str, quantized: str, shards: str, domain: str, ro
     return json.loads((out / "summary.json").read_text())
 
 
+def decide_key(summary: dict, init: str, shards: str, domain: str) -> str:
+    return stage_key("decide", [summary["model"], shards], None, domain=domain, init_hash=_model_hash(init),
+                     init=init)
+
+
+def decide_stage(summary: dict, init: str, shards: str, domain: str, root: str) -> dict:
+    """The adapted reader (the benchmark's accepted variant) against the base it was adapted from, on the
+    domain's dev questions, paired (`zeroxqa.adapt.decision`): the adapted one ships only when its gain is
+    real; otherwise the base ships, with its threshold fitted to the domain when that is measurably better.
+    Returns the benchmark summary with `model`/`f1` of the reader that ships and the decision beside them."""
+    out = stage_dir(root, FOLDERS["decide"], decide_key(summary, init, shards, domain))
+    with stage_lock(out):
+        if not is_done(out):
+            decision = run_isolated(_decide, summary["model"], init, shards, domain, str(_fresh(out)))
+            write_json(decision, out / "decision.json")
+            mark_done(out)
+    decision = json.loads((out / "decision.json").read_text())
+    adapted = {"adapted_model": summary["model"], "adapted_f1": summary["f1"], "adapted_exact": summary["exact"]}
+    return {**summary, **adapted, **decision}
+
+
+def _decide(adapted: str, init: str, shards: str, domain: str, out: str) -> dict:
+    from zeroxqa.adapt.ship import decide_for_domain
+
+    return decide_for_domain(adapted, init, load_rows([shards], "dev", [domain]), Path(out))
+
+
 def index_key(shards: str, domain: str, cfg: RetrievalConfig) -> str:
     return stage_key("index", [shards], cfg, domain=domain, encoder_hash=_model_hash(cfg.encoder))
 
@@ -275,22 +302,36 @@ def index_stage(shards: str, domain: str, root: str, cfg: RetrievalConfig) -> st
 
 
 def _index(shards: str, domain: str, folder: str, cfg: RetrievalConfig) -> None:
-    from zeroxqa.paragraphs import load_paragraphs
+    from zeroxqa.ingest.paragraphs import load_paragraphs
     from zeroxqa.retrieval.index import DomainIndex
 
     DomainIndex.build(domain, load_paragraphs([shards], domain), cfg).save(folder)
 
 
 def report_markdown(benchmarks: list[dict], promotions: list[dict], skipped: dict[str, str]) -> str:
-    lines = ["# ZeroxQA retraining report", "", "| domain | accepted variant | scored on | F1 | EM | p50 ms | registry |",
-             "|---|---|---|---|---|---|---|"]
+    """The retraining report: per domain, the base reader's F1 and the adapted one's on the same questions,
+    the interval of their difference, what ships and why, and the registry's decision."""
+    lines = ["# ZeroxQA retraining report", "",
+             "| domain | scored on | questions | base F1 | adapted F1 | adapted - base | shipped | shipped F1 | adapted variant "
+             "| p50 ms | registry |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     by_domain = {p["domain"]: p for p in promotions}
     for b in benchmarks:
         p = by_domain.get(b["domain"], {})
-        lines.append(f"| {b['domain']} | {b['accepted']} | {b.get('eval_data', 'dev')} | {b['f1']:.2f} | {b['exact']:.2f} | "
+        base = b.get("base_f1")
+        lines.append(f"| {b['domain']} | {b.get('eval_data', 'dev')} | {b.get('questions', '')} | "
+                     f"{'' if base is None else f'{base:.2f}'} | {b.get('adapted_f1', b['f1']):.2f} | "
+                     f"{b.get('interval', '')} | {b.get('shipped', 'adapted')} | {b['f1']:.2f} | {b['accepted']} | "
                      f"{b['p50_ms']:.1f} | {p.get('reason', '')} |")
     for domain, why in skipped.items():
-        lines.append(f"| {domain} | (skipped) | | | | | {why} |")
+        lines.append(f"| {domain} | | | | | | (skipped) | | | | {why} |")
+    lines += ["", "*adapted - base*: mean paired F1 difference on the same questions with its 95% bootstrap interval. "
+              "The adapted reader ships only when the interval lies above zero and its HasAns F1 is not significantly "
+              "below the base's; otherwise the base ships (as it is, or with its no-answer threshold fitted to the domain)."]
+    reasons = [f"- {b['domain']}: {b['decision']}" + (" **Needs more labels**: no reader beats always abstaining."
+                                                      if b.get("needs_more_labels") else "")
+               for b in benchmarks if b.get("decision")]
+    if reasons:
+        lines += ["", "Why each domain ships what it ships:", ""] + reasons
     if any(b.get("eval_data") == "synthetic dev" for b in benchmarks):
         lines += ["", "Domains scored on *synthetic dev* had paragraphs only: their F1 is measured on generated questions, "
                   "not comparable with real-question F1; label some questions before relying on it."]
@@ -301,6 +342,6 @@ def report_markdown(benchmarks: list[dict], promotions: list[dict], skipped: dic
 def current_meta_model(registry: str) -> str:
     """The initialization of the last retraining (its meta model, or its base reader when it did not
     meta-learn; recorded in the registry), else the shipped reference reader."""
-    from zeroxqa.registry import load_registry
+    from zeroxqa.registry.store import load_registry
 
     return load_registry(registry).get("meta_model") or "squad"

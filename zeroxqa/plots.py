@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from zeroxqa.atomic import atomic_path
+from zeroxqa.registry.atomic import atomic_path
 
 
 def figure(**kwargs):

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator
 
-from zeroxqa.atomic import write_json
+from zeroxqa.registry.atomic import write_json
 from zeroxqa.errors import InputError
-from zeroxqa.readers import detect_format, kind_of
+from zeroxqa.ingest.formats import detect_format, kind_of
 
 EVENT = "zeroxqa.domain.arrived"
 SEEN = ".zeroxqa-seen.json"

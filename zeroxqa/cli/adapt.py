@@ -10,8 +10,8 @@ import typer
 from zeroxqa.cli.common import (_READER, Device, DocStride, Domains, MaxLength, Shards, app, clear_input_errors, console,
                                 err_console, print_table)
 from zeroxqa.config import AdaptConfig, AdaptLMConfig, MetaConfig, ReaderConfig, SynthConfig
-from zeroxqa.model import check_model_dir
-from zeroxqa.reference import DEFAULT_READER
+from zeroxqa.reader.model import check_model_dir
+from zeroxqa.reader.reference import DEFAULT_READER
 
 _SYNTH = SynthConfig()
 
@@ -45,7 +45,7 @@ def meta_train_cmd(
     seed: Annotated[int, typer.Option()] = _META.seed,
 ) -> None:
     """Meta-train an initialization across in-domain shards; select checkpoints by K-shot F1 on --val-domain."""
-    from zeroxqa.dataset import domain_splits
+    from zeroxqa.ingest.dataset import domain_splits
     from zeroxqa.meta.baseline import examples_seen, joint_baseline
     from zeroxqa.meta.train import meta_train
 
@@ -87,13 +87,15 @@ def adapt_eval_cmd(
     device: Device = _ADAPT.device,
     resume: Annotated[bool, typer.Option(help="keep the rows already in --out (written after every cell) and measure the rest")] = True,
 ) -> None:
-    """Fine-tune each initialization on K examples of each target domain and score its dev split; the table
-    (one row per seed, then mean ± std rows) goes to --out, F1 against K as a plot beside it (.png)."""
+    """Fine-tune each initialization on K examples of each target domain and score its dev split beside the base
+    reader, the base with a threshold fitted from the K labels, and what a decision made on the K labels alone
+    (cross-fitted, paired bootstrap against the base) ships. The table (one row per seed, then mean ± std
+    rows) goes to --out, F1 against K as a plot beside it (.png)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from zeroxqa.atomic import write_parquet
-    from zeroxqa.dataset import domain_splits
+    from zeroxqa.registry.atomic import write_parquet
+    from zeroxqa.ingest.dataset import domain_splits
     from zeroxqa.meta.adapt import adapt_eval, plot_adapt_eval
 
     inits = dict(i.split("=", 1) if "=" in i else (i, i) for i in init)
@@ -115,9 +117,12 @@ def adapt_eval_cmd(
     save(rows)
     summary = [r for r in rows if r.get("seed") is None]
     plot_adapt_eval(summary, out.with_suffix(".png"))
-    print_table("K-shot adaptation: F1 on each domain's dev split (mean ± std over seeds)",
-                [{"init": r["init"], "domain": r["domain"], "K": r["K"], "seeds": r["seeds"], "f1": r["f1"], "±": r["f1_std"],
-                  "span_f1": r["span_f1"]} for r in summary], limit=200)
+    print_table("K-shot adaptation: F1 on each domain's dev split (mean ± std over seeds); 'shipped' is what the "
+                "decision on the K labels alone ships",
+                [{"init": r["init"], "domain": r["domain"], "K": r["K"], "seeds": r["seeds"], "base": r.get("base_f1"),
+                  "threshold": r.get("threshold_f1"), "fine-tune": r["f1"], "±": r["f1_std"], "wise-ft": r.get("wise_f1"), "span_f1": r["span_f1"],
+                  "shipped": r.get("shipped_f1"), "shipped HasAns": r.get("shipped_HasAns_f1"),
+                  "base HasAns": r.get("base_HasAns_f1")} for r in summary], limit=200)
     console.print(f"table: {out}; plot: {out.with_suffix('.png')}")
 
 
@@ -139,9 +144,9 @@ def adapt_lm_cmd(
 ) -> None:
     """Self-supervised domain adaptation: continue the reader's encoder as a whole-word masked LM on the
     domain's paragraphs (questions ignored); fine-tune the result as usual (`train --base OUT`)."""
-    from zeroxqa.adapt_lm import adapt_lm
-    from zeroxqa.dataset import load_rows
-    from zeroxqa.model import load_reader, save_reader
+    from zeroxqa.adapt.lm import adapt_lm
+    from zeroxqa.ingest.dataset import load_rows
+    from zeroxqa.reader.model import load_reader, save_reader
 
     cfg = AdaptLMConfig(steps=steps, batch_size=batch_size, learning_rate=learning_rate, mlm_probability=mlm_probability,
                         max_length=max_length, device=device, threads=threads, seed=seed)

@@ -67,7 +67,7 @@ def _visible_device(name: str) -> str:
     """`--device cuda` on a machine without a GPU is refused when the command starts (exit 2), not after
     minutes of loading data (other values are checked by the configs' pattern, as before)."""
     if name == "cuda":
-        from zeroxqa.train import resolve_device
+        from zeroxqa.reader.train import resolve_device
 
         try:
             resolve_device(name)

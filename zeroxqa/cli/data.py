@@ -23,8 +23,8 @@ def shard(
                                                          "e.g. articles to calibrate on that training never sees (repeatable)")] = None,
 ) -> None:
     """Validate inputs and write one Parquet shard per domain, a manifest, a quarantine and the reconciliation."""
-    from zeroxqa.readers import SourceSpec
-    from zeroxqa.shard import shard as run_shard
+    from zeroxqa.ingest.formats import SourceSpec
+    from zeroxqa.ingest.shard import shard as run_shard
 
     with clear_input_errors():
         specs = [SourceSpec.parse(i) for i in inputs]
@@ -33,7 +33,7 @@ def shard(
 
 
 def report_shard(result) -> None:
-    from zeroxqa.shard import RECON_KEYS
+    from zeroxqa.ingest.shard import RECON_KEYS
 
     recon = result.reconciliation.to_pylist()
     by_file: dict[str, dict] = {}

@@ -38,7 +38,9 @@ def run(
     console.print(f"shards: {', '.join(result['shards'])}")
     console.print(f"initialization: {result['meta_model']}")
     for domain, model in result["models"].items():
-        console.print(f"model {domain}: {model}")
+        console.print(f"fine-tuned {domain}: {model}")
+    for domain, model in result["shipped"].items():
+        console.print(f"shipped {domain}: {model}")
     console.print(f"report: {result['report']}")
     console.print(f"registry: {result['registry']}")
     console.print(f"finished in {time.perf_counter() - started:.0f} s")
@@ -88,7 +90,7 @@ def verify_cmd(
 ) -> None:
     """Check a whole run: every finished stage folder against the sizes and hashes recorded when it was
     marked done, and every registered model against its promoted content. Exit 1 when something changed."""
-    from zeroxqa.artifacts import verify_run
+    from zeroxqa.registry.artifacts import verify_run
     from zeroxqa.cli.common import print_table
 
     if not root.is_dir():

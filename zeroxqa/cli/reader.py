@@ -12,7 +12,7 @@ from zeroxqa.cli.common import (AnswerRemovedRatio, AttentionDropout, BatchSize,
                                 RepeatUnanswerable, Resume, Seed, Shards, Threads, _READER, app, clear_input_errors,
                                 console, err_console, print_table)
 from zeroxqa.config import ReaderConfig, TrainConfig
-from zeroxqa.reference import DEFAULT_READER
+from zeroxqa.reader.reference import DEFAULT_READER
 
 _TRAIN = TrainConfig()
 
@@ -47,7 +47,7 @@ def train(
 ) -> None:
     """Fine-tune a reader on the train split of the shards; dev split picks the best epoch and the threshold.
     With checkpoints (every 500 steps by default), `--resume` continues an interrupted run exactly."""
-    from zeroxqa.model import check_model_dir, load_reader
+    from zeroxqa.reader.model import check_model_dir, load_reader
 
     reader_cfg = ReaderConfig(max_length=max_length, doc_stride=doc_stride)
     train_cfg = TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, max_steps=max_steps, seed=seed,
@@ -66,8 +66,8 @@ def run_training(shards: list[Path], domain: list[str] | None, out: Path, make_r
                  train_cfg: TrainConfig, checkpoint_dir: Path | None, resume: bool, card: dict | None = None,
                  make_loss=None) -> None:
     """What `train` and `distill` share: rows, the card's data hashes, the loop with its checkpoints, the table."""
-    from zeroxqa.dataset import load_rows, rows_sha256
-    from zeroxqa.train import train_reader
+    from zeroxqa.ingest.dataset import load_rows, rows_sha256
+    from zeroxqa.reader.train import train_reader
 
     with clear_input_errors():
         train_rows = load_rows(shards, "train", domain)
@@ -105,17 +105,17 @@ def eval_cmd(
 
     import pyarrow as pa
 
-    from zeroxqa.atomic import write_parquet
-    from zeroxqa.dataset import load_rows
-    from zeroxqa.evaluate import evaluate
-    from zeroxqa.inference.engine import QAEngine
+    from zeroxqa.registry.atomic import write_parquet
+    from zeroxqa.ingest.dataset import load_rows
+    from zeroxqa.reader.evaluate import evaluate
+    from zeroxqa.reader.engine import QAEngine
 
     with clear_input_errors():
         rows = load_rows(shards, None if split == "all" else split, domain)
     if not rows:
         err_console.print(f"[red]error:[/red] no rows in split {split!r} of {[str(s) for s in shards]}")
         raise typer.Exit(2)
-    from zeroxqa.model import check_model_dir
+    from zeroxqa.reader.model import check_model_dir
 
     with clear_input_errors():
         engine = QAEngine.load(check_model_dir(model), cfg=ReaderConfig(max_length=max_length, doc_stride=doc_stride))
@@ -153,10 +153,10 @@ def calibrate(
     questions; rows with none can only raise it) and write it into the reader's card. With `--like READER`,
     the threshold instead makes it abstain as often as READER does: steadier than its own best-F1 search
     when the rows hold few unanswerable questions."""
-    from zeroxqa.dataset import load_rows
-    from zeroxqa.evaluate import recalibrate, reference_abstention
-    from zeroxqa.model import CARD_FILE, check_model_dir
-    from zeroxqa.reference import REFERENCE_DIR
+    from zeroxqa.ingest.dataset import load_rows
+    from zeroxqa.reader.evaluate import recalibrate, reference_abstention
+    from zeroxqa.reader.model import CARD_FILE, check_model_dir
+    from zeroxqa.reader.reference import REFERENCE_DIR
 
     with clear_input_errors():
         folder = Path(check_model_dir(model))
@@ -187,8 +187,8 @@ def average(
     """Average the weights of two readers (WiSE-FT): a reader trained further on one kind of text, averaged
     with the one it started from, keeps most of its gain and gives back most of what it lost elsewhere.
     Calibrate the result's threshold afterwards (`zeroxqa calibrate`)."""
-    from zeroxqa.average import average_readers
-    from zeroxqa.model import check_model_dir, load_reader, save_reader
+    from zeroxqa.adapt.average import average_readers
+    from zeroxqa.reader.model import check_model_dir, load_reader, save_reader
 
     with clear_input_errors():
         readers = [load_reader(check_model_dir(m)) for m in (first, second)]
@@ -234,8 +234,8 @@ def answer(
 ) -> None:
     """Answer one question over one paragraph ("no answer" when the reader judges it unanswerable).
     MODEL may be a saved reader or an exported ONNX variant."""
-    from zeroxqa.inference.engine import QAEngine
-    from zeroxqa.model import check_model_dir
+    from zeroxqa.reader.engine import QAEngine
+    from zeroxqa.reader.model import check_model_dir
 
     with clear_input_errors():
         context = read_text_arg(context, context_file, "context")

@@ -11,7 +11,7 @@ import typer
 from zeroxqa.cli.common import Domains, Shards, app, clear_input_errors, console, err_console, print_table
 from zeroxqa.config import RetrievalConfig, ServeConfig
 from zeroxqa.errors import InputError
-from zeroxqa.reference import DEFAULT_READER
+from zeroxqa.reader.reference import DEFAULT_READER
 
 _RETRIEVAL, _SERVE = RetrievalConfig(), ServeConfig()
 Method = Annotated[str, typer.Option(help="bm25, dense, fused (the index's fusion), rrf or weighted")]
@@ -25,7 +25,7 @@ def index(
     encoder: Annotated[str, typer.Option(help="sentence-transformers model of the dense vectors")] = _RETRIEVAL.encoder,
 ) -> None:
     """Build a domain's retrieval index (BM25 + dense vectors of its distinct paragraphs)."""
-    from zeroxqa.paragraphs import load_paragraphs
+    from zeroxqa.ingest.paragraphs import load_paragraphs
     from zeroxqa.retrieval.index import DomainIndex
 
     with clear_input_errors():
@@ -62,8 +62,8 @@ def ask(
 ) -> None:
     """Answer a question of a domain: retrieve its best paragraphs, read them, answer from the surest one
     (or "no answer")."""
-    from zeroxqa.inference.engine import QAEngine
-    from zeroxqa.model import check_model_dir
+    from zeroxqa.reader.engine import QAEngine
+    from zeroxqa.reader.model import check_model_dir
     from zeroxqa.retrieval.ask import ask as ask_domain
     from zeroxqa.retrieval.index import DomainIndex
 
@@ -99,11 +99,11 @@ def retrieval_eval(
     top paragraphs, score. Prints recall@1/3/5 and EM/F1 per ranking and choice rule."""
     import pyarrow as pa
 
-    from zeroxqa.atomic import write_json, write_parquet
-    from zeroxqa.dataset import by_domain, load_rows
-    from zeroxqa.inference.engine import QAEngine
-    from zeroxqa.model import check_model_dir
-    from zeroxqa.paragraphs import load_paragraphs
+    from zeroxqa.registry.atomic import write_json, write_parquet
+    from zeroxqa.ingest.dataset import by_domain, load_rows
+    from zeroxqa.reader.engine import QAEngine
+    from zeroxqa.reader.model import check_model_dir
+    from zeroxqa.ingest.paragraphs import load_paragraphs
     from zeroxqa.retrieval.evaluate import evaluate, summarize
 
     cfg = RetrievalConfig(top_k=top_k)
@@ -144,7 +144,7 @@ def serve(
 
     import uvicorn
 
-    from zeroxqa.model import check_model_dir
+    from zeroxqa.reader.model import check_model_dir
     from zeroxqa.serve.app import create_app
 
     with clear_input_errors():

@@ -16,8 +16,8 @@ COVERAGES = [0.8, 0.9, 0.95]
 
 
 def _paragraphs(shards: list[Path], split: str, domain: list[str] | None):
-    from zeroxqa.dataset import load_rows
-    from zeroxqa.skim_eval import answered_paragraphs
+    from zeroxqa.ingest.dataset import load_rows
+    from zeroxqa.speed.skim_eval import answered_paragraphs
 
     with clear_input_errors():
         rows = load_rows(shards, None if split == "all" else split, domain)
@@ -40,9 +40,9 @@ def skim_train(
 ) -> None:
     """Train the sentence ranker of adaptive skimming on the answerable questions of the train split, and show
     on the dev split how many answers each skimming policy keeps for how much text read."""
-    from zeroxqa.atomic import write_json
-    from zeroxqa.dataset import rows_sha256
-    from zeroxqa.skim_eval import fit_ranker, skim_table
+    from zeroxqa.registry.atomic import write_json
+    from zeroxqa.ingest.dataset import rows_sha256
+    from zeroxqa.speed.skim_eval import fit_ranker, skim_table
 
     rows, paragraphs = _paragraphs(shards, "train", domain)
     ranker = fit_ranker(paragraphs, hidden=hidden, epochs=epochs, seed=seed, progress=True).to_dict()
@@ -74,8 +74,8 @@ def skim_eval(
 ) -> None:
     """How many gold answers each skimming policy keeps, and how much of the paragraphs it reads: the knob of
     skimming chosen on labelled questions, before a reader is measured with it."""
-    from zeroxqa.sentence_ranker import resolve_ranker
-    from zeroxqa.skim_eval import plot_skim_table, skim_table
+    from zeroxqa.speed.sentence_ranker import resolve_ranker
+    from zeroxqa.speed.skim_eval import plot_skim_table, skim_table
 
     _, paragraphs = _paragraphs(shards, split, domain)
     with clear_input_errors():
@@ -85,7 +85,7 @@ def skim_eval(
     if out:
         import pyarrow as pa
 
-        from zeroxqa.atomic import write_parquet
+        from zeroxqa.registry.atomic import write_parquet
 
         write_parquet(pa.Table.from_pylist(table), out)
         plot_skim_table(table, out.with_suffix(".png"))

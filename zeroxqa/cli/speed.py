@@ -13,7 +13,7 @@ from zeroxqa.cli.common import (AnswerRemovedRatio, AttentionDropout, BatchSize,
                                 RepeatUnanswerable, Resume, Seed, Shards, Threads, _READER, app, clear_input_errors,
                                 console, err_console, print_table)
 from zeroxqa.config import BenchConfig, DistillConfig, ReaderConfig, SkimConfig, TrainConfig
-from zeroxqa.reference import DEFAULT_READER
+from zeroxqa.reader.reference import DEFAULT_READER
 
 
 @app.command()
@@ -33,10 +33,10 @@ def export(
 ) -> None:
     """Export a reader to ONNX, optionally graph-optimize it, and quantize it to int8 (static, with its
     threshold set again, when given held-out questions to calibrate on)."""
-    from zeroxqa.export.cpu import quantization_preset
-    from zeroxqa.export.onnx import (calibration_texts, export_onnx, optimize_onnx, quantize_int8, quantize_static_int8,
+    from zeroxqa.speed.export.cpu import quantization_preset
+    from zeroxqa.speed.export.onnx import (calibration_texts, export_onnx, optimize_onnx, quantize_int8, quantize_static_int8,
                                      with_skimming)
-    from zeroxqa.model import check_model_dir
+    from zeroxqa.reader.model import check_model_dir
 
     if calibrate_on and optimize:
         err_console.print("[red]error:[/red] static int8 (--calibrate-on) quantizes the plain export: leave out --optimize "
@@ -60,7 +60,7 @@ def export(
     if skimming:
         path = with_skimming(path, out, skimming)
     if calibration:
-        from zeroxqa.evaluate import recalibrate, reference_abstention
+        from zeroxqa.reader.evaluate import recalibrate, reference_abstention
 
         console.print(f"reading the {len(calibration)} held-out questions with {model}, then with the variant...")
         share = reference_abstention(model, calibration, progress=True)
@@ -73,7 +73,7 @@ def export(
 def skim_config(keep: int | None, coverage: float | None, ranker: str | None) -> SkimConfig | None:
     """The skimming the options ask for, None for none: --skim alone reads K sentences, lexically scored;
     --skim-coverage (with the packaged ranker unless --skim-ranker names another) reads at most K (default 4)."""
-    from zeroxqa.sentence_ranker import PACKAGED, resolve_ranker
+    from zeroxqa.speed.sentence_ranker import PACKAGED, resolve_ranker
 
     if keep is None and coverage is None and ranker is None:
         return None
@@ -84,7 +84,7 @@ def skim_config(keep: int | None, coverage: float | None, ranker: str | None) ->
 
 def load_dev_rows(shards: list[Path]) -> list[dict]:
     """The dev rows of `shards`, the held-out questions a variant is calibrated on; none is an input error."""
-    from zeroxqa.dataset import load_rows
+    from zeroxqa.ingest.dataset import load_rows
     from zeroxqa.errors import InputError
 
     rows = load_rows(shards, "dev", None)
@@ -124,10 +124,10 @@ def bench(
 ) -> None:
     """Torch fp32, ONNX fp32, ONNX optimized and ONNX int8 against the HF pipeline: EM/F1, latency
     p50/p95/p99 at batch 1, throughput, size, peak memory; gate the int8 model; write Parquet, Markdown, PNG."""
-    from zeroxqa.bench.run import run_bench
-    from zeroxqa.bench.variants import UnknownVariant
-    from zeroxqa.dataset import load_rows
-    from zeroxqa.model import check_model_dir
+    from zeroxqa.speed.bench.run import run_bench
+    from zeroxqa.speed.bench.variants import UnknownVariant
+    from zeroxqa.ingest.dataset import load_rows
+    from zeroxqa.reader.model import check_model_dir
 
     with clear_input_errors():
         model = check_model_dir(model)
@@ -135,7 +135,7 @@ def bench(
         rows = load_rows(shards, None if split == "all" else split, domain)
         calibration = load_dev_rows(calibrate_on) if calibrate_on else None
         if skim_coverage:
-            from zeroxqa.sentence_ranker import resolve_ranker
+            from zeroxqa.speed.sentence_ranker import resolve_ranker
 
             resolve_ranker(skim_ranker)  # a bad file is an input error now, not after the variants are built
     if not rows:
@@ -195,8 +195,8 @@ def distill(
     teacher's soft start/end distributions and the gold labels of the shards' train split. The student is a
     reader like any other (export, quantize, bench, register)."""
     from zeroxqa.cli.reader import run_training
-    from zeroxqa.distill import DistillationLoss, spread_layers, student_from_teacher
-    from zeroxqa.model import check_model_dir, load_reader
+    from zeroxqa.speed.distill import DistillationLoss, spread_layers, student_from_teacher
+    from zeroxqa.reader.model import check_model_dir, load_reader
 
     cfg = DistillConfig(layers=layers, temperature=temperature, alpha=alpha)
     reader_cfg = ReaderConfig(max_length=max_length, doc_stride=doc_stride)

@@ -7,8 +7,8 @@ import math
 from pathlib import Path
 
 from zeroxqa.config import MetaConfig, ReaderConfig, TrainConfig
-from zeroxqa.model import load_reader
-from zeroxqa.train import TrainResult, train_reader
+from zeroxqa.reader.model import load_reader
+from zeroxqa.reader.train import TrainResult, train_reader
 
 
 def examples_seen(cfg: MetaConfig) -> int:

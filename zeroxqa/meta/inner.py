@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from zeroxqa.batching import collate
+from zeroxqa.reader.batching import collate
 from zeroxqa.config import ReaderConfig
-from zeroxqa.features import prepare_features
+from zeroxqa.reader.features import prepare_features
 
 State = dict[str, np.ndarray]
 

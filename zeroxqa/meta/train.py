@@ -12,15 +12,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from zeroxqa.atomic import write_json
-from zeroxqa.checkpoint import RunState, has_checkpoint, load_checkpoint, peek_checkpoint, save_checkpoint
+from zeroxqa.registry.atomic import write_json
+from zeroxqa.reader.checkpoint import RunState, has_checkpoint, load_checkpoint, peek_checkpoint, save_checkpoint
 from zeroxqa.config import AdaptConfig, MetaConfig, ReaderConfig
 from zeroxqa.meta.adapt import adapt_and_score
 from zeroxqa.meta.algorithms import apply_meta_update, outer_optimizer
 from zeroxqa.meta.inner import get_state
 from zeroxqa.meta.tasks import sample_tasks
 from zeroxqa.meta.worker import WorkerPool
-from zeroxqa.model import Reader, load_reader, save_reader
+from zeroxqa.reader.model import Reader, load_reader, save_reader
 from zeroxqa.progress import bar as progress_bar, note
 
 STATE_FILE = "meta_state.json"

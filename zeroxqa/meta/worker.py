@@ -23,7 +23,7 @@ class TaskWorker:
     def __init__(self, model_source: str, reader_cfg: ReaderConfig, threads: int = 1, device: str = "cpu"):
         import torch
 
-        from zeroxqa.model import load_reader
+        from zeroxqa.reader.model import load_reader
 
         torch.set_num_threads(threads)  # actors must not oversubscribe the cores
         reader = load_reader(model_source)
@@ -48,7 +48,7 @@ class WorkerPool:
         import logging
         import os
 
-        from zeroxqa.train import resolve_device
+        from zeroxqa.reader.train import resolve_device
 
         self.workers = workers
         cpus = os.cpu_count() or 1

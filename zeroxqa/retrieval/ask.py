@@ -7,8 +7,8 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 
-from zeroxqa.decode import SpanPrediction, confidence
-from zeroxqa.inference.engine import QAEngine
+from zeroxqa.reader.decode import SpanPrediction, confidence
+from zeroxqa.reader.engine import QAEngine
 from zeroxqa.retrieval.index import DomainIndex, Hit
 
 

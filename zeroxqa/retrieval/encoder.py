@@ -14,7 +14,7 @@ def sentence_encoder(name: str, threads: int | None = None):
     """The sentence-transformers model `name` ('minilm' = the packaged one, a folder or a HF name), on the CPU."""
     from sentence_transformers import SentenceTransformer
 
-    from zeroxqa.model import resolve_model_path
+    from zeroxqa.reader.model import resolve_model_path
 
     if threads:
         import torch

@@ -15,8 +15,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from zeroxqa.config import RetrievalConfig
-from zeroxqa.inference.engine import QAEngine
-from zeroxqa.metrics import gold_texts, score
+from zeroxqa.reader.engine import QAEngine
+from zeroxqa.reader.metrics import gold_texts, score
 from zeroxqa.retrieval.ask import ask, choose, reading
 from zeroxqa.retrieval.encoder import encode
 from zeroxqa.retrieval.index import DomainIndex

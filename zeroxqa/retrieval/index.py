@@ -20,12 +20,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from zeroxqa.atomic import atomic_dir, write_json, write_parquet
+from zeroxqa.registry.atomic import atomic_dir, write_json, write_parquet
 from zeroxqa.config import RetrievalConfig
 from zeroxqa.errors import InputError
 from zeroxqa.retrieval.encoder import encode
 from zeroxqa.retrieval.fusion import ranked, rrf, top_indices, weighted
-from zeroxqa.terms import words
+from zeroxqa.retrieval.terms import words
 
 INDEX_FILE = "index.json"
 METHODS = ("bm25", "dense", "fused", "rrf", "weighted")  # fused: the config's fusion (rrf or weighted)

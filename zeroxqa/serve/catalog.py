@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from zeroxqa.registry import good_entry, load_registry
+from zeroxqa.registry.store import good_entry, load_registry
 
 
 @dataclass(frozen=True)

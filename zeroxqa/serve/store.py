@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from zeroxqa.config import ServeConfig
-from zeroxqa.inference.engine import QAEngine
+from zeroxqa.reader.engine import QAEngine
 from zeroxqa.retrieval.index import DomainIndex
 from zeroxqa.serve.catalog import DomainEntry, read_catalog
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from spacy.tokens import Doc, Span
 
 from zeroxqa.config import SynthConfig
-from zeroxqa.metrics import normalize_answer
+from zeroxqa.reader.metrics import normalize_answer
 
 _DETERMINERS = {"the", "a", "an", "this", "that", "these", "those"}
 

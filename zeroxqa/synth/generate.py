@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from zeroxqa.config import SynthConfig
-from zeroxqa.inference.engine import QAEngine
+from zeroxqa.reader.engine import QAEngine
 from zeroxqa.progress import bar as progress_bar
 from zeroxqa.synth.candidates import Candidate, candidates
 from zeroxqa.synth.questions import QuestionGenerator
 from zeroxqa.synth.roundtrip import Verdict, ask
-from zeroxqa.validate import check_answer
+from zeroxqa.ingest.validate import check_answer
 
 PROVENANCE_SCHEMA = pa.schema(
     [

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from zeroxqa.atomic import write_json, write_parquet
-from zeroxqa.naming import safe_names
-from zeroxqa.schema import qa_table, quarantine_table
-from zeroxqa.shard import MANIFEST_SCHEMA, manifest_row
+from zeroxqa.registry.atomic import write_json, write_parquet
+from zeroxqa.ingest.naming import safe_names
+from zeroxqa.ingest.schema import qa_table, quarantine_table
+from zeroxqa.ingest.shard import MANIFEST_SCHEMA, manifest_row
 from zeroxqa.synth.generate import PROVENANCE_SCHEMA, SynthResult
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from zeroxqa.decode import confidence
-from zeroxqa.inference.engine import QAEngine
-from zeroxqa.metrics import f1
+from zeroxqa.reader.decode import confidence
+from zeroxqa.reader.engine import QAEngine
+from zeroxqa.reader.metrics import f1
 
 
 @dataclass(frozen=True)

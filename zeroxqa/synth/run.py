@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from zeroxqa.config import SynthConfig
-from zeroxqa.paragraphs import load_paragraphs
+from zeroxqa.ingest.paragraphs import load_paragraphs
 from zeroxqa.synth.generate import SynthResult, synthesize
 from zeroxqa.synth.io import write_synth
 from zeroxqa.synth.questions import make_generator
@@ -20,7 +20,7 @@ def synth_domain(inputs: list[str], domain: str | None, reader: str | None, out:
     domain = paragraphs[0]["domain"] if paragraphs else (domain or "unknown")
     engine = None
     if reader is not None:
-        from zeroxqa.inference.engine import QAEngine
+        from zeroxqa.reader.engine import QAEngine
 
         engine = QAEngine.load(reader, threads=threads)
     generator = make_generator(cfg.generator, cfg.qg_prompt, cfg.qg_batch_size)

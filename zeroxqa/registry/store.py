@@ -1,0 +1,158 @@
+"""The model registry: the current reader of each domain, with its metrics and artifact paths, in one
+JSON file written atomically. A new model replaces the current one only if it measures at least as well
+on the domain's dev split (the promotion gate); otherwise the old one stays and the decision says why.
+Every read-modify-write holds an exclusive file lock beside the registry, so concurrent flows, workers or
+processes never lose each other's promotions.
+
+Each entry records the content hash of its model folder. A model whose files no longer match (damaged,
+half-deleted) is neither compared against nor handed out: the last entry of its history that still
+matches stands in for it, and the decision says so."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from filelock import FileLock
+
+from zeroxqa.registry.atomic import write_json
+from zeroxqa.registry.hashing import content_hash
+
+
+def registry_lock(path: str | Path) -> FileLock:
+    """The lock every writer of the registry at `path` takes (a `.lock` file beside it)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(f"{path}.lock")
+
+
+@dataclass
+class Promotion:
+    domain: str
+    promoted: bool
+    reason: str
+    candidate_f1: float
+    current_f1: float | None
+
+
+def model_sha256(model: str) -> str | None:
+    """Content hash of a model folder, None when there is no such folder (a name, or a test double)."""
+    return content_hash(model) if Path(model).exists() else None
+
+
+def damage(entry: dict) -> str | None:
+    """Why a registry entry's model cannot be trusted any more, or None when it matches what was promoted."""
+    expected = entry.get("sha256")
+    if expected is None:
+        return None  # promoted before hashes were recorded, or not a folder: nothing to check against
+    if not Path(entry["model"]).exists():
+        return f"{entry['model']} is missing"
+    if model_sha256(entry["model"]) != expected:
+        return f"{entry['model']} no longer matches its promoted content (sha256)"
+    return None
+
+
+def good_entry(entry: dict | None) -> tuple[dict | None, str | None]:
+    """(the entry to rely on, why the current one was passed over): the entry itself when its model is
+    intact, else the newest intact entry of its history, else None."""
+    if entry is None:
+        return None, None
+    problem = damage(entry)
+    if problem is None:
+        return entry, None
+    for old in reversed(entry.get("history", [])):
+        if damage(old) is None:
+            return old, problem
+    return None, problem
+
+
+def load_registry(path: str | Path) -> dict:
+    path = Path(path)
+    return json.loads(path.read_text()) if path.exists() else {"domains": {}}
+
+
+def promote(path: str | Path, domain: str, candidate: dict) -> Promotion:
+    """`candidate` holds at least `f1` (on the domain's dev split) and `model` (its artifact path)."""
+    with registry_lock(path):
+        return _promote(path, domain, candidate)
+
+
+def _promote(path: str | Path, domain: str, candidate: dict) -> Promotion:
+    registry = load_registry(path)
+    entry = registry["domains"].get(domain)
+    current, problem = good_entry(entry)
+    note = f" (the registered model was passed over: {problem})" if problem else ""
+    if problem:
+        warnings.warn(f"registry {path}, domain {domain!r}: {problem}; "
+                      + (f"comparing against {current['model']} from its history" if current else "no intact model left"))
+    f1 = float(candidate["f1"])
+    better, why = _better_than_current(candidate, current)
+    if not better:
+        decision = Promotion(domain, False, f"kept the current model: {why}{note}", f1, float(current["f1"]))
+        if problem:  # the intact entry of the history becomes the current one again
+            registry["domains"][domain] = {**current, "history": _history_of(entry, upto=current)}
+            write_json(registry, path)
+    else:
+        shipped = candidate.get("shipped")
+        what = f"{shipped} reader, " if shipped else ""
+        decision = Promotion(domain, True, f"promoted: {what}{why}{note}", f1, None if current is None else float(current["f1"]))
+        registry["domains"][domain] = {**candidate, "f1": f1, "sha256": model_sha256(candidate["model"]),
+                                       "promoted_at": datetime.now(timezone.utc).isoformat(), "history": _history_of(entry)}
+        write_json(registry, path)
+    return decision
+
+
+def _better_than_current(candidate: dict, current: dict | None) -> tuple[bool, str]:
+    """(replace the current model?, why). Scored on the same questions (same `questions_sha256`, per-question
+    F1 recorded for both), the candidate must beat the current model paired: the lower end of the 95% bootstrap
+    interval of the F1 difference above zero; the same model folder counts as no change. Scored on other
+    questions (the domain's data changed, or an entry from before paired decisions), mean F1 at least as high."""
+    if current is None:
+        return True, "first model for this domain"
+    f1, current_f1 = float(candidate["f1"]), float(current["f1"])
+    if candidate.get("model") == current.get("model") and model_sha256(candidate["model"]) == current.get("sha256"):
+        return False, f"the candidate is the current model ({candidate['model']})"
+    same = (candidate.get("questions_sha256") and candidate.get("questions_sha256") == current.get("questions_sha256")
+            and candidate.get("f1_per_question") and current.get("f1_per_question"))
+    if same:
+        from zeroxqa.adapt.decision import paired_bootstrap
+
+        iv = paired_bootstrap(candidate["f1_per_question"], current["f1_per_question"])
+        if iv.low > 0:
+            return True, f"candidate F1 {f1:.2f} vs current {current_f1:.2f} on the same questions, {iv}"
+        return False, f"candidate F1 {f1:.2f} vs current {current_f1:.2f} on the same questions, {iv}: not measurably better"
+    if f1 >= current_f1:
+        return True, f"candidate F1 {f1:.2f} >= current {current_f1:.2f}"
+    return False, f"candidate F1 {f1:.2f} < current {current_f1:.2f}"
+
+
+def _history_of(entry: dict | None, upto: dict | None = None) -> list[dict]:
+    """The history after `entry` is replaced: its own history plus itself (marked when damaged); with
+    `upto`, only what came before that history entry."""
+    if entry is None:
+        return []
+    history = entry.get("history", [])
+    if upto is not None:
+        return history[: history.index(upto)]
+    record = {k: entry.get(k) for k in ("f1", "model", "promoted_at", "sha256")}
+    if problem := damage(entry):
+        record["damaged"] = problem
+    return history + [record]
+
+
+def record_meta_model(path: str | Path, model: str) -> None:
+    """Remember the meta model new domains are onboarded from."""
+    with registry_lock(path):
+        registry = load_registry(path)
+        registry["meta_model"] = model
+        write_json(registry, path)
+
+
+def record_index(path: str | Path, domain: str, index: str) -> None:
+    """Remember the domain's current retrieval index (serving answers questions of the domain from it)."""
+    with registry_lock(path):
+        registry = load_registry(path)
+        registry.setdefault("indexes", {})[domain] = {"index": index, "built_at": datetime.now(timezone.utc).isoformat()}
+        write_json(registry, path)
