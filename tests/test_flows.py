@@ -111,7 +111,7 @@ def test_retrain_end_to_end_then_cached_then_onboarding(harness, calls, tiny_rea
     # the base is always a candidate: each domain's report says what shipped, against the base, and why
     for p in first["promotions"]:
         assert p["reason"].startswith("promoted: ") and "reader" in p["reason"], p
-    assert "base F1" in report and "Why each domain ships" in report
+    assert "base F1" in report and "always abstain F1" in report and "Why each domain ships" in report
     for domain in ("ted.com", "yahoo.com"):
         entry = registry["domains"][domain]
         assert entry["shipped"] in ("adapted", "base", "threshold") and len(entry["f1_per_question"]) > 0

@@ -312,19 +312,21 @@ def report_markdown(benchmarks: list[dict], promotions: list[dict], skipped: dic
     """The retraining report: per domain, the base reader's F1 and the adapted one's on the same questions,
     the interval of their difference, what ships and why, and the registry's decision."""
     lines = ["# ZeroxQA retraining report", "",
-             "| domain | scored on | questions | base F1 | adapted F1 | adapted - base | shipped | shipped F1 | adapted variant "
-             "| p50 ms | registry |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| domain | scored on | questions | always abstain F1 | base F1 | adapted F1 | adapted - base | shipped | shipped F1 "
+             "| adapted variant | p50 ms | registry |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     by_domain = {p["domain"]: p for p in promotions}
     for b in benchmarks:
         p = by_domain.get(b["domain"], {})
-        base = b.get("base_f1")
+        base, abstain = b.get("base_f1"), b.get("abstain_f1")
         lines.append(f"| {b['domain']} | {b.get('eval_data', 'dev')} | {b.get('questions', '')} | "
+                     f"{'' if abstain is None else f'{abstain:.2f}'} | "
                      f"{'' if base is None else f'{base:.2f}'} | {b.get('adapted_f1', b['f1']):.2f} | "
                      f"{b.get('interval', '')} | {b.get('shipped', 'adapted')} | {b['f1']:.2f} | {b['accepted']} | "
                      f"{b['p50_ms']:.1f} | {p.get('reason', '')} |")
     for domain, why in skipped.items():
-        lines.append(f"| {domain} | | | | | | (skipped) | | | | {why} |")
-    lines += ["", "*adapted - base*: mean paired F1 difference on the same questions with its 95% bootstrap interval. "
+        lines.append(f"| {domain} | | | | | | | (skipped) | | | | {why} |")
+    lines += ["", "*adapted - base*: mean paired F1 difference on the same questions with its 90% bootstrap interval "
+              "(its lower end a one-sided 95% bound). "
               "The adapted reader ships only when the interval lies above zero and its HasAns F1 is not significantly "
               "below the base's; otherwise the base ships (as it is, or with its no-answer threshold fitted to the domain)."]
     reasons = [f"- {b['domain']}: {b['decision']}" + (" **Needs more labels**: no reader beats always abstaining."

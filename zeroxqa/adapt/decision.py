@@ -17,6 +17,7 @@ import numpy as np
 
 BASE = "base"
 CURRENT = "current"
+ALWAYS_ABSTAIN = "always abstain"  # the trivial reader: "no answer" to every question
 MIN_LABELS = 4  # fewer labelled questions than this: no evidence either way, the base ships
 CONFIDENCE = 0.90  # two-sided; its lower end is a one-sided 95% bound: a gain shipped is a gain at 5% risk
 RESAMPLES = 2000
@@ -88,7 +89,7 @@ def decide(candidates: list[Scored], base: Scored, current: Scored | None = None
     readers = [base] + ([current] if current else []) + list(candidates)
     f1 = {r.name: r.mean for r in readers}
     has_ans = {r.name: r.has_ans_mean for r in readers}
-    abstain = Scored("always abstain", always_abstain(base.has_answer), base.has_answer)
+    abstain = Scored(ALWAYS_ABSTAIN, always_abstain(base.has_answer), base.has_answer)
     f1[abstain.name], has_ans[abstain.name] = abstain.mean, abstain.has_ans_mean
     fallback = CURRENT if current else BASE
     if n < MIN_LABELS:

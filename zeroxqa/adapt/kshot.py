@@ -108,7 +108,8 @@ def adapt_and_decide(source: str, shots: list[dict], dev_rows: list[dict], cfg: 
     out = {"shots": len(shots), "steps": cfg.steps(len(shots)) if shots else 0, "base_threshold": base.threshold,
            "threshold": fitted.threshold, "unanswerable_share": fitted.share}
     dev_of = {BASE: dev_metrics(base_dev, base.threshold), THRESHOLD: dev_metrics(base_dev, fitted.threshold)}
-    out.update({"base_f1": dev_of[BASE]["f1"], "base_HasAns_f1": dev_of[BASE]["HasAns_f1"],
+    out.update({"abstain_f1": 100.0 * sum(not h for h in has_answer(dev_rows)) / max(len(dev_rows), 1),
+                "base_f1": dev_of[BASE]["f1"], "base_HasAns_f1": dev_of[BASE]["HasAns_f1"],
                 "threshold_f1": dev_of[THRESHOLD]["f1"], "threshold_HasAns_f1": dev_of[THRESHOLD]["HasAns_f1"]})
     decision, thresholds = decide_on_shots(source, card, base_reader, base_shots, cfg, reader_cfg)
     if shots:

@@ -15,7 +15,7 @@ import json
 import shutil
 from pathlib import Path
 
-from zeroxqa.adapt.decision import BASE, Scored, decide, paired_bootstrap
+from zeroxqa.adapt.decision import ALWAYS_ABSTAIN, BASE, Scored, decide, paired_bootstrap
 from zeroxqa.adapt.crossfit import fold_of_each
 from zeroxqa.adapt.kshot import FOLDS, THRESHOLD, cross_fitted_f1, has_answer, per_question_f1
 from zeroxqa.adapt.threshold import fit_to_evaluation
@@ -68,6 +68,7 @@ def decide_for_domain(adapted: str, init: str, rows: list[dict], out: Path) -> d
     interval = paired_bootstrap(candidates[0].f1, base.f1) if rows else None
     return {"shipped": decision.shipped, "model": model, "f1": metrics["f1"], "exact": metrics["exact"],
             "base_f1": decision.f1.get(BASE), "threshold_f1": decision.f1.get(THRESHOLD),
+            "abstain_f1": decision.f1.get(ALWAYS_ABSTAIN),
             "interval": "" if interval is None else str(interval), "decision": decision.reason,
             "needs_more_labels": decision.needs_more_labels, "questions": len(rows),
             "questions_sha256": questions_sha256(rows), "f1_per_question": chosen.f1,

@@ -97,17 +97,19 @@ def adapt_eval(inits: dict[str, str], targets: dict[str, tuple[list[dict], list[
 
 
 def base_evaluation(source: str, dev_rows: list[dict], reader_cfg: ReaderConfig):
+    """The initialization itself on a target's dev rows: the same for every K and seed of that target."""
     return evaluate(QAEngine.load(source, cfg=reader_cfg), dev_rows)
 
 
 def adapt_and_decide(source: str, shots: list[dict], dev_rows: list[dict], cfg: AdaptConfig, reader_cfg: ReaderConfig,
                      base_dev=None) -> dict:
+    """One cell's row (`zeroxqa.adapt.kshot.adapt_and_decide`), imported when a cell is measured."""
     from zeroxqa.adapt.kshot import adapt_and_decide as cell_scores
 
     return cell_scores(source, shots, dev_rows, cfg, reader_cfg, base_dev)
 
 
-METRICS = ("f1", "exact", "HasAns_f1", "span_f1", "base_f1", "base_HasAns_f1", "threshold_f1", "wise_f1", "shipped_f1",
+METRICS = ("f1", "exact", "HasAns_f1", "span_f1", "abstain_f1", "base_f1", "base_HasAns_f1", "threshold_f1", "wise_f1", "shipped_f1",
            "shipped_HasAns_f1", "shipped_gain")
 
 

@@ -106,8 +106,8 @@ def _promote(path: str | Path, domain: str, candidate: dict) -> Promotion:
 
 def _better_than_current(candidate: dict, current: dict | None) -> tuple[bool, str]:
     """(replace the current model?, why). Scored on the same questions (same `questions_sha256`, per-question
-    F1 recorded for both), the candidate must beat the current model paired: the lower end of the 95% bootstrap
-    interval of the F1 difference above zero; the same model folder counts as no change. Scored on other
+    F1 recorded for both), the candidate must beat the current model paired: the one-sided 95% bootstrap
+    bound of the F1 difference above zero; the same model folder counts as no change. Scored on other
     questions (the domain's data changed, or an entry from before paired decisions), mean F1 at least as high."""
     if current is None:
         return True, "first model for this domain"
