@@ -187,6 +187,8 @@ def test_a_harmful_fine_tune_is_not_shipped_and_a_helpful_one_is(tmp_path):
     save_reader(Reader(BertForQuestionAnswering(config), g.tokenizer, {"null_threshold": 0.0}), random_dir)
     helped = decide_for_domain(str(good), str(random_dir), rows, tmp_path / "d2")
     assert helped["shipped"] == "adapted" and helped["model"] == str(good), helped["decision"]
+    for out in (harmed, helped):  # what the registry will compare against is the folder that ships, as it ships
+        assert sum(out["f1_per_question"]) / len(rows) == pytest.approx(out["f1"])
     assert not math.isnan(helped["f1"]) and helped["f1"] > helped["base_f1"]
 
 

@@ -5,8 +5,8 @@ for one reader is hard for the others. `paired_bootstrap` resamples those questi
 mean F1 difference; a candidate ships only when the lower end of its interval against every reference (the
 base, and the domain's current model when there is one) is above zero (a one-sided test at 5%), and its F1
 on answerable questions is not significantly below the base's (a reader must not buy F1 by abstaining).
-Otherwise the current model stays, or the base ships, and the decision says why. "Always abstain" is scored beside them: where no reader
-beats it, the domain needs more labels.
+Otherwise the current model stays, or the base ships, and the decision says why. "Always abstain" is scored
+beside them: where no reader beats it, the domain needs more labels.
 """
 
 from __future__ import annotations

@@ -34,7 +34,9 @@ def per_question_f1(evaluation, threshold: float) -> list[float]:
 
 
 def has_answer(rows: list[dict]) -> list[bool]:
-    return [not r["is_impossible"] and bool(r["answers"]) for r in rows]
+    from zeroxqa.reader.metrics import is_answerable
+
+    return [is_answerable(r) for r in rows]
 
 
 def subset(evaluation, idx: list[int]):

@@ -51,7 +51,6 @@ def decide_for_domain(adapted: str, init: str, rows: list[dict], out: Path) -> d
     candidates = [Scored(ADAPTED, per_question_f1(adapted_eval, adapted_engine.threshold), answerable),
                   Scored(THRESHOLD, cross_fitted_f1(card, base_engine.threshold, base_eval, folds), answerable)]
     decision = decide(candidates, base)
-    chosen = {c.name: c for c in [base, *candidates]}[decision.shipped]
     evaluation, threshold = {ADAPTED: (adapted_eval, adapted_engine.threshold), BASE: (base_eval, base_engine.threshold),
                              THRESHOLD: (base_eval, fitted.threshold)}[decision.shipped]
     metrics = next(m for m in evaluation.per_domain(threshold) if m["domain"] == ALL) if rows else {"f1": 0.0, "exact": 0.0}
@@ -71,5 +70,6 @@ def decide_for_domain(adapted: str, init: str, rows: list[dict], out: Path) -> d
             "abstain_f1": decision.f1.get(ALWAYS_ABSTAIN),
             "interval": "" if interval is None else str(interval), "decision": decision.reason,
             "needs_more_labels": decision.needs_more_labels, "questions": len(rows),
-            "questions_sha256": questions_sha256(rows), "f1_per_question": chosen.f1,
+            "questions_sha256": questions_sha256(rows),
+            "f1_per_question": per_question_f1(evaluation, threshold),  # the folder that ships, at its own threshold
             "domain_threshold": fitted.to_dict()}

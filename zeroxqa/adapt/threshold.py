@@ -133,8 +133,8 @@ def fit_threshold(card: dict, threshold: float, na_scores: list[float], span_f1:
 
 def fit_to_evaluation(card: dict, threshold: float, evaluation, strength: float = PRIOR_STRENGTH) -> DomainThreshold:
     """`fit_threshold` from an `Evaluation` (rows and the reader's spans on them)."""
-    from zeroxqa.reader.metrics import score
+    from zeroxqa.reader.metrics import is_answerable, score
 
-    has = [not r["is_impossible"] and bool(r["answers"]) for r in evaluation.rows]
+    has = [is_answerable(r) for r in evaluation.rows]
     f1 = [score(g, s.text)[1] if s.text else 0.0 for g, s in zip(evaluation.golds, evaluation.spans)]
     return fit_threshold(card, threshold, [s.na_score for s in evaluation.spans], f1, has, strength)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from zeroxqa.config import ReaderConfig
 from zeroxqa.reader.decode import SpanPrediction
-from zeroxqa.reader.metrics import best_f1_threshold, gold_texts, squad_metrics
+from zeroxqa.reader.metrics import best_f1_threshold, gold_texts, is_answerable, squad_metrics
 from zeroxqa.reader.engine import QAEngine
 
 ALL = "(all)"
@@ -56,7 +56,7 @@ class Evaluation:
     def tuning_rows(self) -> "Evaluation":
         """The rows a threshold is tuned on: those of the domains that hold unanswerable questions, or all
         rows (this very evaluation) when no domain does."""
-        mixed = {r["domain"] for r in self.rows if r["is_impossible"] or not r["answers"]}
+        mixed = {r["domain"] for r in self.rows if not is_answerable(r)}
         idx = [i for i, r in enumerate(self.rows) if r["domain"] in mixed]
         if not idx:
             return self

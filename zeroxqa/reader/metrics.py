@@ -34,6 +34,11 @@ def f1(gold: str, pred: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+def is_answerable(row: dict) -> bool:
+    """A canonical row with an answer: not marked impossible and holding at least one answer span."""
+    return not row["is_impossible"] and bool(row["answers"])
+
+
 def gold_texts(answers: list[dict]) -> list[str]:
     """The golds of a question: its answer texts, or [""] when it has none. Golds that normalise to
     nothing count as no answer, like the official script."""

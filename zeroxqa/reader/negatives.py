@@ -12,6 +12,7 @@ import random
 from collections.abc import Callable
 
 from zeroxqa.ingest.schema import context_id
+from zeroxqa.reader.metrics import is_answerable
 from zeroxqa.speed.skim import sentence_spans
 
 
@@ -52,7 +53,7 @@ def _negatives(rows: list[dict], ratio: float, seed: int, suffix: str,
     if ratio <= 0:
         return []
     rng = random.Random(seed)
-    answerable = [r for r in rows if not r["is_impossible"] and r["answers"]]
+    answerable = [r for r in rows if is_answerable(r)]
     rng.shuffle(answerable)
     wanted, out = round(ratio * len(answerable)), []
     for r in answerable:

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from zeroxqa.config import RetrievalConfig
 from zeroxqa.reader.engine import QAEngine
-from zeroxqa.reader.metrics import gold_texts, score
+from zeroxqa.reader.metrics import gold_texts, is_answerable, score
 from zeroxqa.retrieval.ask import ask, choose, reading
 from zeroxqa.retrieval.encoder import encode
 from zeroxqa.retrieval.index import DomainIndex
@@ -30,18 +30,15 @@ def gold_sets(rows: list[dict]) -> list[tuple[set[str], list[str]]]:
     answered by its own paragraph; in some corpora (PolicyQA: more than half its questions) the same question
     is asked of several paragraphs of a domain, each labelled with its own answer, and retrieving any of them
     answers it."""
-    def answerable(r: dict) -> bool:
-        return not r["is_impossible"] and bool(r["answers"])
-
     def asked(r: dict) -> str:
         return " ".join(r["question"].lower().split())
 
     answered: dict[str, tuple[set[str], list[str]]] = {}
-    for r in filter(answerable, rows):
+    for r in filter(is_answerable, rows):
         ids, texts = answered.setdefault(asked(r), (set(), []))
         ids.add(r["context_id"])
         texts += gold_texts(r["answers"])
-    return [answered[asked(r)] if answerable(r) else ({r["context_id"]}, gold_texts(r["answers"])) for r in rows]
+    return [answered[asked(r)] if is_answerable(r) else ({r["context_id"]}, gold_texts(r["answers"])) for r in rows]
 
 
 def evaluate_domain(index: DomainIndex, engine: QAEngine, rows: list[dict], methods: tuple[str, ...] = METHODS,

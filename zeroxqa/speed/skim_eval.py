@@ -10,6 +10,7 @@ import numpy as np
 
 from zeroxqa.config import SkimConfig
 from zeroxqa.progress import bar as progress_bar
+from zeroxqa.reader.metrics import is_answerable
 from zeroxqa.speed.sentence_ranker import SentenceRanker, sentence_features, train_ranker
 from zeroxqa.speed.skim import Skimmer, sentence_spans
 
@@ -33,7 +34,7 @@ def answered_paragraphs(rows: Iterable[dict]) -> list[AnsweredParagraph]:
     """The answerable rows, as sentences and labels (unanswerable ones have no sentence to keep)."""
     out = []
     for r in rows:
-        if r["is_impossible"] or not r["answers"]:
+        if not is_answerable(r):
             continue
         spans = sentence_spans(r["context"])
         a = r["answers"][0]
