@@ -5,14 +5,13 @@ quantize -> benchmark -> decide (adapted vs base, paired) -> register (model and
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from prefect import flow
 
 from tasks import stages
 from zeroxqa.config import AdaptLMConfig, BenchConfig, ReaderConfig, RetrievalConfig, ShardConfig, SynthConfig, TrainConfig
+from zeroxqa.isolate import reap_children_on_death
 from zeroxqa.pipeline import best_registered_reader, current_meta_model, domains_of, synthetic_split_problem
-from zeroxqa.watch import given
+from zeroxqa.watch import onboard_inputs
 
 
 @flow(name="onboard-domain")
@@ -30,7 +29,8 @@ def onboard_domain(
     adapt_lm: AdaptLMConfig | None = None,
     retrieval: RetrievalConfig = RetrievalConfig(),
 ) -> dict:
-    labeled, paragraphs, out = given(labeled), given(paragraphs), str(Path(given(out) or "runs/main").resolve())
+    labeled, paragraphs, out = onboard_inputs(domain, labeled, paragraphs, out)  # an event's payload, checked
+    reap_children_on_death()  # killed, this run takes the processes it started with it
     sources = [f"{domain}={p}" for p in (labeled, paragraphs) if p]
     if not sources:
         raise ValueError(f"domain {domain!r}: the event named no 'labeled' or 'paragraphs' file")
@@ -46,6 +46,7 @@ def onboard_domain(
         if problem := synthetic_split_problem(shards):
             raise ValueError(f"domain {domain!r}: {problem}")
     index = stages.build_index(paragraphs_of, domain, out, retrieval)
+    stages.record_index(registry, domain, index)  # servable (with the registered or default reader) from now on
     base = init = meta_model or current_meta_model(registry)
     if adapt_lm is not None:
         init = stages.adapt_lm(init, shards, domain, out, adapt_lm)
@@ -53,6 +54,5 @@ def onboard_domain(
     quantized = stages.quantize(model, out, domain)
     summary = stages.decide(stages.benchmark(model, quantized, shards, domain, out, bench), base, shards, domain, out)
     promotion = stages.register(registry, domain, summary)
-    stages.record_index(registry, domain, index)
     stages.report_domain(summary, promotion)
     return {"model": model, "benchmark": summary, "promotion": promotion, "index": index}

@@ -14,12 +14,14 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from tasks import stages
 from zeroxqa.config import RetrainParams
+from zeroxqa.isolate import reap_children_on_death
 from zeroxqa.pipeline import domains_of, synthetic_split_problem
 
 
 @flow(name="retrain", task_runner=ThreadPoolTaskRunner(max_workers=os.cpu_count() or 2))
 def retrain(params: RetrainParams = RetrainParams()) -> dict:
     log = get_run_logger()
+    reap_children_on_death()  # killed, this run takes the processes it started with it
     # absolute paths: the artifacts, registry entries and report links must not depend on where the
     # serving process was started
     root = str(Path(params.out).resolve())
@@ -33,6 +35,7 @@ def retrain(params: RetrainParams = RetrainParams()) -> dict:
     # every out-domain gets a fresh retrieval index of its paragraphs (cheap; serving reads it)
     out_domains = labelled + unlabelled
     indexes = stages.build_index.map(unmapped(out_shards), out_domains, unmapped(root), unmapped(params.retrieval))
+    recorded = stages.record_index.map(unmapped(registry), out_domains, indexes)  # each as soon as it is built
 
     # the initialization of every out-domain: meta-learned on the in-domains, or the base reader itself
     meta = (stages.meta_train(in_shards, root, params.base, params.val_domains, params.meta, params.reader)
@@ -76,12 +79,12 @@ def retrain(params: RetrainParams = RetrainParams()) -> dict:
     benchmarks = stages.benchmark.map(all_models, quantized, shards, domains, unmapped(root), unmapped(params.bench))
     # the base is always a candidate: the adapted reader ships only when it measures better on the same questions
     decisions = stages.decide.map(benchmarks, unmapped(params.base), shards, domains, unmapped(root))
+    registered = stages.register.map(unmapped(registry), domains, decisions)  # each domain as soon as it is decided
     quantized.result()  # resolve stage by stage, so a failure surfaces as the stage's own error
     benchmarks.result()
     benches = decisions.result()
-    promotions = [stages.register(registry, b["domain"], b) for b in benches]
-    for domain, index in zip(out_domains, indexes.result()):
-        stages.record_index(registry, domain, index)
+    promotions = registered.result()
+    recorded.result()
     report = stages.report(benches, promotions, skipped, root)
     return {"shards": [s for s in (in_shards, out_shards) if s], "synthetic": synthetic, "meta_model": meta,
             "models": dict(zip(domains, all_models)), "shipped": {b["domain"]: b["model"] for b in benches},

@@ -11,7 +11,6 @@ import inspect
 import logging
 import threading
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -132,12 +131,9 @@ def record_index(registry: str, domain: str, index: str) -> str:
 def register(registry: str, domain: str, summary: dict) -> dict:
     """Promotion gate: the domain's model is replaced only if what the decision ships is measurably better than
     the current one on the same questions (or, measured on other questions, at least as good)."""
-    from zeroxqa.registry.store import promote
-
     keys = ("f1", "exact", "p50_ms", "model", "accepted", "report", "shipped", "base_f1", "adapted_f1", "interval",
             "questions_sha256", "f1_per_question")
-    candidate = {k: summary[k] for k in keys if k in summary}
-    return asdict(promote(registry, domain, candidate))
+    return pipeline.register_stage(registry, domain, {k: summary[k] for k in keys if k in summary})
 
 
 @task(name="record-meta-model", task_run_name="record-meta-model")

@@ -7,6 +7,17 @@ import pytest
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def lean_cache(tmp_path_factory) -> Path:
+    """Lean (ONNX) forms made by the tests go to a folder of this session, not the user's ~/.cache (and the
+    servers the tests start in child processes inherit it)."""
+    import os
+
+    folder = tmp_path_factory.mktemp("lean-cache")
+    os.environ["ZEROXQA_CACHE"] = str(folder)
+    return folder
+
+
 @pytest.fixture
 def fixtures() -> Path:
     return FIXTURES

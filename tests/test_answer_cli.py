@@ -25,6 +25,27 @@ def test_answer_reads_context_from_a_file_and_question_from_stdin(saved, tmp_pat
     assert "threshold" in result.output
 
 
+def test_standard_input_is_read_once_and_an_empty_question_is_refused(saved):
+    result = runner.invoke(app, ["answer", "--model", str(saved), "--context-file", "-", "--question-file", "-"],
+                           input="Alice was born in Paris.\n")
+    assert result.exit_code == 2 and "standard input can be read once" in result.output
+    result = runner.invoke(app, ["answer", "--model", str(saved), "--context", CONTEXT, "--question-file", "-"], input="  \n")
+    assert result.exit_code == 2 and "the question is empty" in result.output
+
+
+def test_a_model_path_that_does_not_exist_is_refused_at_once_without_a_hub_lookup(tmp_path, monkeypatch):
+    import time
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models").mkdir()
+    for name in ("models/does-not-exist", "./nope", "nowhere-org/nowhere-model"):
+        t = time.perf_counter()
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # offline: a hub id that is not cached is refused too
+        result = runner.invoke(app, ["answer", "--model", name, "--context", CONTEXT, "--question", "q?"])
+        assert result.exit_code == 2 and "model not found" in result.output, (name, result.output)
+        assert time.perf_counter() - t < 5, name
+
+
 def test_answer_needs_exactly_one_source_of_each_text(saved):
     result = runner.invoke(app, ["answer", "--model", str(saved), "--question", "q?"])
     assert result.exit_code == 2 and "--context" in result.output

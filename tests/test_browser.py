@@ -36,7 +36,7 @@ def test_the_page_answers_a_question_in_the_browser(tmp_path):
         page.click("#go")
         page.wait_for_selector("#result:not([hidden])")
         answer = page.inner_text("#answer")
-        assert "30 days" in answer
+        assert "30" in answer
         highlighted = page.inner_text(".para.chosen mark")
         assert highlighted == answer  # the answer is highlighted inside the paragraph it came from
         assert page.locator(".para").count() == 3

@@ -28,6 +28,12 @@ def harness(tmp_path_factory):
         yield
 
 
+@pytest.fixture(autouse=True)
+def out_root(tmp_path, monkeypatch):
+    """Event-triggered runs write under $ZEROXQA_OUT_ROOT only: here, the test's own folder."""
+    monkeypatch.setenv("ZEROXQA_OUT_ROOT", str(tmp_path))
+
+
 @pytest.fixture
 def calls(monkeypatch):
     """Count the stages' real work: every stage marks its output folder done once it has computed it; one
@@ -226,6 +232,27 @@ def test_onboarding_without_labels_fails_clearly(harness, tmp_path):
 
     with pytest.raises(ValueError, match="paragraphs only"):
         onboard_domain(domain="yahoo.com", labeled="None", paragraphs=str(POLICY_UNLABELED), out=str(tmp_path / "runs"))
+
+
+@pytest.mark.parametrize("payload, message", [
+    ({"domain": "acme", "labeled": "PATH", "out": "/etc/zeroxqa"}, "lies outside"),
+    ({"domain": "acme", "labeled": "/nonexistent/file.json", "out": None}, "not an existing file"),
+    ({"domain": "acme", "labeled": "/etc", "out": None}, "not an existing file"),
+    ({"domain": "../../x", "labeled": "PATH", "out": None}, "not a domain name"),
+])
+def test_an_event_payload_cannot_choose_where_the_flow_writes_or_what_it_reads(tmp_path, payload, message):
+    import jinja2
+
+    from deployments.triggers import ONBOARD_PARAMETERS
+    from zeroxqa.errors import InputError
+    from zeroxqa.watch import onboard_inputs
+
+    payload = {"paragraphs": None, **payload, "labeled": payload["labeled"].replace("PATH", str(POLICY_SITES))}
+    rendered = {k: jinja2.Template(v).render(event={"payload": payload}) for k, v in ONBOARD_PARAMETERS.items()}
+    with pytest.raises(InputError, match=message):
+        onboard_inputs(**rendered)
+    ok = onboard_inputs("acme", str(POLICY_SITES), "None", str(tmp_path / "runs"))
+    assert ok == (str(POLICY_SITES), None, str(tmp_path / "runs"))
 
 
 def test_watch_announces_each_new_file_once(tmp_path):

@@ -82,6 +82,14 @@ QUARANTINED = [
      "answers[0].start is not an integer offset: 160.7", "160.7"),
     ("int-question.parquet", parquet([{**ROW, "question": 5}]), 0, "field 'question' is not text: int", '"question": 5'),
     ("string-flag.parquet", parquet([{**ROW, "is_impossible": "no"}]), 0, "field 'is_impossible' is not true/false", "p1"),
+    # "false" is a string, not false: it was read as true
+    ("string-flag.json", squad({**GOOD_QA, "id": "s", "is_impossible": "false"}, GOOD_QA), 1,
+     "field 'is_impossible' is not true/false: 'false'", '"is_impossible": "false"'),
+    # an MRQA question quarantined keeps its line's context in the raw record (it was in neither file)
+    ("empty-question.jsonl", mrqa(json.dumps({"context": CTX + " Babbage built the engine.", "qas": [
+        {"qid": "q1", "question": "When?", "detected_answers": [{"text": "1843", "char_spans": [[40, 43]]}]},
+        {"qid": "q2", "question": "  ", "detected_answers": [{"text": "1843", "char_spans": [[40, 43]]}]}]})), 1,
+     "empty question", "Babbage built the engine."),
     ("nul.jsonl", mrqa(mrqa_record("q1"), mrqa_record("q2", CTX.replace("wrote", "wr\x00ote")).replace("\\u0000", "\x00")),
      1, "line 3 holds raw control characters inside a string", "q2"),
     ("qas-entry.jsonl", mrqa(mrqa_record("q1"), json.dumps({"context": CTX, "qas": ["oops"]})), 1,

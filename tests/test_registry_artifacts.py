@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
+
+import pytest
 
 from zeroxqa.registry.artifacts import content_hash, stage_key, verify_done
 from zeroxqa.config import ShardConfig
@@ -115,12 +119,35 @@ def test_a_done_stage_whose_files_changed_is_not_done_any_more(tmp_path):
     mark_done(stage)
     assert is_done(stage) and verify_done(stage, deep=True) == []
 
-    (stage / "sub" / "big.bin").write_bytes(b"y" * 2_000_000)  # same size: only a deep check sees it
+    big = stage / "sub" / "big.bin"
+    with open(big, "r+b") as f:  # one byte flipped in place: same size, same inode, a new mtime
+        f.seek(1_000_000)
+        f.write(b"y")
+    assert verify_done(stage) == ["sub/big.bin changed content (sha256)"]
+    big.write_bytes(b"x" * 2_000_000)  # put back: matches again
+    assert verify_done(stage) == []
+    stat = big.stat()
+    with open(big, "r+b") as f:  # flipped with its mtime put back by hand: only a deep check sees it
+        f.write(b"z")
+    os.utime(big, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert verify_done(stage) == [] and verify_done(stage, deep=True) == ["sub/big.bin changed content (sha256)"]
     (stage / "manifest.parquet").unlink()
     with pytest.warns(UserWarning, match="manifest.parquet is missing"):
         assert not is_done(stage)
     assert not is_done(stage), "the marker is gone: the stage runs again"
+
+
+def test_an_unreadable_done_marker_means_not_done(tmp_path):
+    from zeroxqa.registry.artifacts import DONE, is_done, mark_done
+
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    (stage / "model.onnx").write_bytes(b"weights")
+    mark_done(stage)
+    for marker in ("{ not json", "[1, 2, 3]", '{"files": 5}', ""):
+        (stage / DONE).write_text(marker)
+        with pytest.warns(UserWarning, match="done-marker is unreadable"):
+            assert not is_done(stage), marker
 
 
 def test_verify_command_reports_a_changed_stage_and_a_damaged_model(tmp_path):
@@ -188,3 +215,90 @@ def test_two_runs_in_one_folder_compute_each_stage_once(tmp_path):
     assert len(set(outs)) == 1  # all three runners got the same folder
     assert len(log.read_text().splitlines()) == 1  # computed once; the others waited and reused it
     assert verify_done(outs[0]) == []
+
+
+@pytest.mark.parametrize("damaged", ["", "{ truncated", "[1, 2, 3]", '{"domains": 5}', '{"domains": {"law": {"f1": 1}}}'])
+def test_a_damaged_registry_is_named_and_its_last_good_copy_stands_in(tmp_path, damaged):
+    from typer.testing import CliRunner
+
+    from zeroxqa.cli import app
+    from zeroxqa.registry.store import RegistryDamaged, last_good_path, load_registry, promote
+
+    reg = tmp_path / "run" / "registry.json"
+    promote(reg, "law", {"f1": 70.0, "model": _model(tmp_path / "run" / "m1", b"one")})
+    good = load_registry(reg)
+    reg.write_text(damaged)
+    with pytest.warns(UserWarning, match="last good copy"):
+        assert load_registry(reg) == good
+    last_good_path(reg).unlink()
+    with pytest.raises(RegistryDamaged, match=str(reg)):
+        load_registry(reg)
+    runner = CliRunner()
+    for args in (["verify", str(reg.parent)], ["ask", "q?", "--domain", "law", "--registry", str(reg)],
+                 ["serve", "--registry", str(reg)]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2 and "registry.json" in result.output and "Traceback" not in result.output, (args, result.output)
+
+
+def test_verify_flags_entries_without_a_hash_or_outside_the_run(tmp_path):
+    from zeroxqa.registry.artifacts import verify_run
+    from zeroxqa.registry.store import save_registry
+
+    run = tmp_path / "run"
+    inside = _model(run / "m1", b"one")
+    save_registry({"domains": {"a": {"model": inside, "f1": 1.0},
+                               "b": {"model": "/etc", "f1": 1.0}}}, run / "registry.json")
+    rows = {r["what"]: r for r in verify_run(run)}
+    assert not rows["registry: a"]["ok"] and "no recorded hash" in rows["registry: a"]["problems"]
+    assert not rows["registry: b"]["ok"] and "outside the run folder" in rows["registry: b"]["problems"]
+
+
+def test_a_candidate_whose_stage_files_changed_is_never_registered(tmp_path):
+    from zeroxqa.pipeline import register_stage
+    from zeroxqa.registry.artifacts import mark_done
+    from zeroxqa.registry.store import load_registry
+
+    stage = tmp_path / "decide" / "abc"
+    model = Path(_model(stage / "model", b"weights"))
+    mark_done(stage)
+    with open(model / "model.safetensors", "r+b") as f:
+        f.write(b"W")
+    decision = register_stage(str(tmp_path / "registry.json"), "law", {"f1": 70.0, "model": str(model)})
+    assert not decision["promoted"] and "no longer matches" in decision["reason"]
+    assert load_registry(tmp_path / "registry.json")["domains"] == {}
+
+
+def test_concurrent_folder_saves_all_land_and_a_reader_never_sees_the_folder_missing(tmp_path):
+    import threading
+
+    from zeroxqa.registry.atomic import atomic_dir
+
+    target = tmp_path / "target"
+    with atomic_dir(target) as t:
+        (t / "f").write_text("first")
+    errors, missing, stop = [], [], threading.Event()
+
+    def writer(k: int) -> None:
+        for i in range(50):
+            try:
+                with atomic_dir(target) as t:
+                    (t / "f").write_text(f"{k}-{i}")
+            except Exception as e:  # noqa: BLE001
+                errors.append(repr(e))
+
+    def reader() -> None:
+        while not stop.is_set():
+            if not target.is_dir():
+                missing.append(1)
+
+    watch = threading.Thread(target=reader)
+    watch.start()
+    writers = [threading.Thread(target=writer, args=(k,)) for k in range(4)]
+    for w in writers:
+        w.start()
+    for w in writers:
+        w.join()
+    stop.set()
+    watch.join()
+    assert errors == [] and missing == []
+    assert (target / "f").read_text().endswith("-49") and [p.name for p in tmp_path.iterdir()] == ["target"]

@@ -232,9 +232,15 @@ class ServeConfig(BaseModel):
     reader: str = Field("squad", description="the reader of `/v1/read` and of domains with an index but no promoted model")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
-    workers: int = Field(2, ge=1, description="requests computed at once (threads running a reader)")
+    workers: int = Field(1, ge=1, description="requests computed at once (threads running a reader; each reader uses `threads` cores)")
     max_queue: int = Field(32, ge=0, description="requests waiting beyond those; more get 503")
     threads: int | None = Field(None, ge=1, description="intra-op threads per model; default: cores / workers")
+    max_loaded: int = Field(16, ge=1, description="domains kept loaded at once; the least recently used is unloaded "
+                                                  "beyond this and reloaded when next asked")
+    processes: int = Field(1, ge=1, description="server processes (uvicorn workers) sharing the port, each loading lazily")
+    max_body_bytes: int = Field(1_000_000, ge=1024, description="request bodies over this get 413, counted as they "
+                                                                 "arrive (chunked bodies too)")
+    body_timeout_s: float = Field(10.0, gt=0, description="a request body not complete within this gets 408")
     max_question_chars: int = Field(1_000, ge=1)
     max_context_chars: int = Field(20_000, ge=1)
     max_top_k: int = Field(10, ge=1)

@@ -347,3 +347,22 @@ def current_meta_model(registry: str) -> str:
     from zeroxqa.registry.store import load_registry
 
     return load_registry(registry).get("meta_model") or "squad"
+
+
+def register_stage(registry: str, domain: str, candidate: dict) -> dict:
+    """Promote the candidate the decide stage shipped, unless its model's stage folder no longer holds what
+    that stage recorded (checked by content, every file re-hashed): a damaged candidate is never registered."""
+    from dataclasses import asdict
+
+    from zeroxqa.registry.artifacts import DONE, verify_done
+    from zeroxqa.registry.store import Promotion, promote
+
+    model = Path(candidate["model"])
+    for folder in [model, *model.parents][:4]:
+        if (folder / DONE).exists():
+            problems = verify_done(folder, deep=True)
+            if problems:
+                reason = f"refused: the candidate's stage folder {folder} no longer matches what it recorded ({'; '.join(problems[:3])})"
+                return asdict(Promotion(domain, False, reason, float(candidate["f1"]), None))
+            break
+    return asdict(promote(registry, domain, candidate))

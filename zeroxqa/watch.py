@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+import os
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -23,6 +24,33 @@ SEEN = ".zeroxqa-seen.json"
 def given(value: str | None) -> str | None:
     """A templated event parameter: Jinja renders a missing payload field as "None" or ""."""
     return None if value is None or str(value).strip() in ("", "None", "null") else str(value)
+
+
+OUT_ROOT_ENV = "ZEROXQA_OUT_ROOT"
+
+
+def out_root() -> Path:
+    """Where event-triggered runs may write: `$ZEROXQA_OUT_ROOT`, default `runs` under the working folder."""
+    return Path(os.environ.get(OUT_ROOT_ENV) or "runs").resolve()
+
+
+def onboard_inputs(domain: str, labeled: str | None, paragraphs: str | None, out: str | None) -> tuple[str | None, str | None, str]:
+    """The onboarding flow's parameters as rendered from an event, checked before anything runs: whoever can
+    emit an event must not choose where the flow writes or what it reads. `out` must lie under `out_root()`;
+    each input must be an existing file; the domain a plain name. Returns (labeled, paragraphs, out)."""
+    from zeroxqa.errors import InputError
+
+    labeled, paragraphs = given(labeled), given(paragraphs)
+    if not domain or len(domain) > 200 or any(c in domain for c in "/\\\0\n=") or domain in (".", ".."):
+        raise InputError("domain", f"not a domain name: {domain[:100]!r} (1-200 characters, no / \\ = or newline)")
+    root = out_root()
+    target = Path(given(out) or root / "main").resolve()
+    if not target.is_relative_to(root):
+        raise InputError("out", f"{target} lies outside {root}, where event-triggered runs may write (set {OUT_ROOT_ENV})")
+    for name, value in (("labeled", labeled), ("paragraphs", paragraphs)):
+        if value is not None and not Path(value).is_file():
+            raise InputError(value, f"the event's {name!r} input is not an existing file")
+    return labeled, paragraphs, str(target)
 
 
 def arrival_payload(path: Path, out: str) -> dict:

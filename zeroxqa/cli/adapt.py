@@ -10,7 +10,7 @@ import typer
 from zeroxqa.cli.common import (_READER, Device, DocStride, Domains, MaxLength, Shards, app, clear_input_errors, console,
                                 err_console, print_table)
 from zeroxqa.config import AdaptConfig, AdaptLMConfig, MetaConfig, ReaderConfig, SynthConfig
-from zeroxqa.reader.model import check_model_dir
+from zeroxqa.reader.paths import check_model_dir
 from zeroxqa.reader.reference import DEFAULT_READER
 
 _SYNTH = SynthConfig()

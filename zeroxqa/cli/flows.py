@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from zeroxqa.cli.common import app, console
+from zeroxqa.cli.common import app, clear_input_errors, console
 from zeroxqa.config import RetrainParams
 
 
@@ -30,7 +30,9 @@ def run(
     # that temporary server would report telemetry (an ERROR line on a machine with no internet)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from flows.retrain import retrain
+    from zeroxqa.isolate import reap_children_on_death
 
+    reap_children_on_death()  # a killed run takes Prefect's temporary server and its workers with it
     started = time.perf_counter()
     result = retrain(RetrainParams(out=str(out)))
     for p in result["promotions"]:
@@ -86,7 +88,7 @@ def emit_domain(
 @app.command("verify")
 def verify_cmd(
     root: Annotated[Path, typer.Argument(help="a run folder (e.g. runs/main)")],
-    deep: Annotated[bool, typer.Option(help="re-hash every file, not only the small ones")] = True,
+    deep: Annotated[bool, typer.Option(help="re-hash every file (else only those touched since they were hashed)")] = True,
 ) -> None:
     """Check a whole run: every finished stage folder against the sizes and hashes recorded when it was
     marked done, and every registered model against its promoted content. Exit 1 when something changed."""
@@ -96,7 +98,8 @@ def verify_cmd(
     if not root.is_dir():
         console.print(f"[red]error:[/red] {root}: not a folder")
         raise typer.Exit(2)
-    rows = verify_run(root, deep)
+    with clear_input_errors():
+        rows = verify_run(root, deep)
     bad = [r for r in rows if not r["ok"]]
     print_table(f"{root}: {len(rows)} checked, {len(bad)} changed", bad or rows[:10])
     if bad:

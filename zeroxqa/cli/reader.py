@@ -115,7 +115,7 @@ def eval_cmd(
     if not rows:
         err_console.print(f"[red]error:[/red] no rows in split {split!r} of {[str(s) for s in shards]}")
         raise typer.Exit(2)
-    from zeroxqa.reader.model import check_model_dir
+    from zeroxqa.reader.paths import check_model_dir
 
     with clear_input_errors():
         engine = QAEngine.load(check_model_dir(model), cfg=ReaderConfig(max_length=max_length, doc_stride=doc_stride))
@@ -234,12 +234,19 @@ def answer(
 ) -> None:
     """Answer one question over one paragraph ("no answer" when the reader judges it unanswerable).
     MODEL may be a saved reader or an exported ONNX variant."""
+    from zeroxqa.errors import InputError
     from zeroxqa.reader.engine import QAEngine
-    from zeroxqa.reader.model import check_model_dir
+    from zeroxqa.reader.paths import check_model_dir
 
     with clear_input_errors():
+        if str(context_file) == "-" and str(question_file) == "-":
+            raise InputError("-", "standard input can be read once: give the context or the question another way")
         context = read_text_arg(context, context_file, "context")
         question = read_text_arg(question, question_file, "question")
+        if not question.strip():
+            raise InputError(question_file or "--question", "the question is empty")
+        if not context.strip():
+            raise InputError(context_file or "--context", "the context is empty")
         engine = QAEngine.load(check_model_dir(model))
     (span,) = engine.spans([question], [context])
     text = span.answer(engine.threshold)

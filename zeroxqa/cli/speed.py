@@ -36,7 +36,7 @@ def export(
     from zeroxqa.speed.export.cpu import quantization_preset
     from zeroxqa.speed.export.onnx import (calibration_texts, export_onnx, optimize_onnx, quantize_int8, quantize_static_int8,
                                      with_skimming)
-    from zeroxqa.reader.model import check_model_dir
+    from zeroxqa.reader.paths import check_model_dir
 
     if calibrate_on and optimize:
         err_console.print("[red]error:[/red] static int8 (--calibrate-on) quantizes the plain export: leave out --optimize "
@@ -127,7 +127,7 @@ def bench(
     from zeroxqa.speed.bench.run import run_bench
     from zeroxqa.speed.bench.variants import UnknownVariant
     from zeroxqa.ingest.dataset import load_rows
-    from zeroxqa.reader.model import check_model_dir
+    from zeroxqa.reader.paths import check_model_dir
 
     with clear_input_errors():
         model = check_model_dir(model)

@@ -61,6 +61,18 @@ def _safe(text: str | None) -> str | None:
     return text.encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(text, str) and unencodable(text) else text
 
 
+def _with_context(raw, row: dict, file: str, seen: set) -> object:
+    """A quarantined row's raw record, whole: formats whose raw record is one question of a shared context
+    (an MRQA line) get the context added, once per line (later rows of the line point to the first)."""
+    if not isinstance(raw, dict) or "line" not in raw or "context" in raw or not row.get("context"):
+        return raw
+    key = (file, raw["line"])
+    if key in seen:
+        return {**raw, "context": f"(the context of line {raw['line']}: see its first quarantined row)"}
+    seen.add(key)
+    return {**raw, "context": row["context"]}
+
+
 def collect(specs: list[SourceSpec]) -> tuple[dict, dict, list, list, dict]:
     """Read and validate every input. Returns kept QA and paragraph rows by domain, quarantined rows,
     repairs, and counts by (file, domain)."""
@@ -70,6 +82,7 @@ def collect(specs: list[SourceSpec]) -> tuple[dict, dict, list, list, dict]:
     quarantine: list[dict] = []
     repairs: list[dict] = []
     counts: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    quarantined_contexts: set[tuple[str, object]] = set()
     for spec in specs:
         fmt = detect_format(spec.path)
         kind = kind_of(fmt)
@@ -82,6 +95,7 @@ def collect(specs: list[SourceSpec]) -> tuple[dict, dict, list, list, dict]:
             row.pop("problem", None)
             if not verdict.kept:
                 counts[key]["quarantined"] += 1
+                raw = _with_context(raw, row, str(spec.path), quarantined_contexts)
                 quarantine.append(
                     {"source": row["source"], "domain": domain, "id": _safe(str(row["id"])) if row.get("id") is not None else None,
                      "reason": verdict.reason, "raw": _raw_json(raw)}

@@ -8,6 +8,7 @@ context tokens only), without importing torch or transformers. An ONNX reader se
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 from zeroxqa.config import ReaderConfig
@@ -15,18 +16,31 @@ from zeroxqa.reader.features import Features
 
 
 class FastTokenizer:
+    """Safe to call from many threads at once, without a lock: each thread gets its own `tokenizers`
+    instance (truncation settings are state of the instance, and two threads changing them at once fail
+    with "Already borrowed")."""
+
     padding_side = "right"
 
     def __init__(self, path: str | Path):
-        from tokenizers import Tokenizer
-
         path = Path(path)
-        self._tokenizer = Tokenizer.from_file(str(path / "tokenizer.json" if path.is_dir() else path))
-        self._tokenizer.no_padding()
+        self._json = (path / "tokenizer.json" if path.is_dir() else path).read_text(encoding="utf-8")
+        self._local = threading.local()
         config = path / "tokenizer_config.json" if path.is_dir() else path.with_name("tokenizer_config.json")
         pad = json.loads(config.read_text()).get("pad_token", "[PAD]") if config.exists() else "[PAD]"
         pad = pad["content"] if isinstance(pad, dict) else pad
         self.pad_token_id = self._tokenizer.token_to_id(pad) or 0
+
+    @property
+    def _tokenizer(self):
+        """This thread's tokenizer."""
+        tokenizer = getattr(self._local, "tokenizer", None)
+        if tokenizer is None:
+            from tokenizers import Tokenizer
+
+            tokenizer = self._local.tokenizer = Tokenizer.from_str(self._json)
+            tokenizer.no_padding()
+        return tokenizer
 
     @staticmethod
     def available(model_dir: str | Path) -> bool:

@@ -5,7 +5,6 @@ folder (safetensors) with its tokenizer and a model card JSON that carries the n
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,8 @@ from typing import Any
 from transformers import AutoTokenizer, BertForQuestionAnswering, PreTrainedModel, PreTrainedTokenizerBase
 
 from zeroxqa.reader.card import CARD_FILE, read_card  # noqa: F401  (re-exported: model folders have cards)
-from zeroxqa.reader.paths import BASE_ALIASES, DEFAULT_BASE, resolve_model_path  # noqa: F401  (re-exported)
+from zeroxqa.reader.paths import (BASE_ALIASES, DEFAULT_BASE, HUB_ID, check_model_dir,  # noqa: F401  (re-exported)
+                                  resolve_model_path)
 from zeroxqa.registry.atomic import atomic_dir
 
 
@@ -53,64 +53,6 @@ def load_reader(name_or_path: str | Path = DEFAULT_BASE) -> Reader:
         torch.manual_seed(HEAD_SEED)
         model = BertForQuestionAnswering.from_pretrained(path) if _is_bert(path) else _auto_qa(path)
     return Reader(model, tokenizer, card or {"base_model": str(name_or_path)})
-
-
-HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-
-
-def check_model_dir(name_or_path: str | Path) -> str:
-    """The resolved model folder, or an `InputError` naming what is wrong with it: missing, empty, without
-    weights, an unreadable card, truncated safetensors or ONNX. A Hugging Face id (`org/name`) that is not
-    a local folder is passed on for online users."""
-    from zeroxqa.errors import InputError
-
-    path = Path(resolve_model_path(name_or_path))
-    if not path.exists():
-        if HUB_ID.match(str(name_or_path)):
-            return str(name_or_path)
-        raise InputError(path, "model not found (a saved reader or ONNX folder, 'squad', 'minilm' or a Hugging Face id)")
-    if not path.is_dir():
-        raise InputError(path, "a model is a folder (a saved reader or an exported ONNX variant), not a file")
-    if (path / CARD_FILE).exists():
-        try:
-            card = json.loads((path / CARD_FILE).read_text())
-            if not isinstance(card, dict):
-                raise ValueError("not a JSON object")
-        except (ValueError, UnicodeDecodeError) as e:
-            raise InputError(path / CARD_FILE, f"invalid model card: {e}") from None
-    onnx, weights = path / "model.onnx", path / "model.safetensors"
-    if onnx.exists():
-        _check_onnx(onnx)
-    elif weights.exists():
-        _check_safetensors(weights)
-    elif not any(path.glob("*.bin")):
-        raise InputError(path, "no model weights here (model.safetensors or model.onnx)" if any(path.iterdir()) else "empty folder")
-    if not (path / "config.json").exists() and not onnx.exists():
-        raise InputError(path, "no config.json: not a saved reader")
-    return str(path)
-
-
-def _check_safetensors(path: Path) -> None:
-    from safetensors import safe_open
-
-    from zeroxqa.errors import InputError
-
-    try:
-        with safe_open(str(path), "pt") as f:  # checks the header against the file's length
-            f.keys()
-    except Exception as e:  # safetensors raises its own error types for truncated or corrupt headers
-        raise InputError(path, f"unreadable safetensors (truncated or corrupt?): {e}") from None
-
-
-def _check_onnx(path: Path) -> None:
-    import onnx
-
-    from zeroxqa.errors import InputError
-
-    try:
-        onnx.load(str(path), load_external_data=False)
-    except Exception as e:  # onnx raises DecodeError and others for a truncated protobuf
-        raise InputError(path, f"unreadable ONNX model (truncated or corrupt?): {e}") from None
 
 
 def _is_bert(path: str) -> bool:

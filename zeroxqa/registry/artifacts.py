@@ -37,40 +37,51 @@ def stage_dir(root: str | Path, stage: str, key: str) -> Path:
     return Path(root) / stage / key[:16]
 
 
-SMALL_FILE = 1 << 20  # files up to this size are re-hashed on every check; larger ones on a deep check
-
-
 def stage_files(folder: Path) -> list[Path]:
     """The files a stage wrote (hidden files and the done-marker left out)."""
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.name != DONE
                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 
+def _stat_of(path: Path) -> dict:
+    stat = path.stat()
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "inode": stat.st_ino}
+
+
 def mark_done(folder: str | Path) -> None:
-    """Mark a stage folder finished, recording the size and sha256 of every file it holds."""
+    """Mark a stage folder finished, recording the sha256 of every file it holds, with the size, mtime and
+    inode it had when hashed (so a later check re-hashes only what was touched since)."""
     folder = Path(folder)
-    files = {str(p.relative_to(folder)): {"size": p.stat().st_size, "sha256": file_sha256(p)} for p in stage_files(folder)}
+    files = {str(p.relative_to(folder)): {**_stat_of(p), "sha256": file_sha256(p)} for p in stage_files(folder)}
     from zeroxqa.registry.atomic import write_json
 
     write_json({"files": files}, folder / DONE)
 
 
 def verify_done(folder: str | Path, deep: bool = False) -> list[str]:
-    """What no longer matches the done-marker of a stage folder: missing files, other sizes, and other
-    contents of small files (of every file when `deep`). Empty when the folder is as the stage left it."""
+    """What no longer matches the done-marker of a stage folder: a missing or unreadable marker, missing
+    files, other sizes, other contents. A file whose size, mtime and inode are those it had when it was
+    hashed is taken as unchanged (any write, a byte flipped in place included, changes its mtime); any
+    other is hashed again, and every file is with `deep`. Empty when the folder is as the stage left it."""
     folder = Path(folder)
     try:
         files = json.loads((folder / DONE).read_text())["files"]
-    except (ValueError, KeyError, TypeError):
-        return []  # a marker of an older version holds no listing: nothing to check against
+        if not isinstance(files, dict):
+            raise TypeError("files is not a mapping")
+    except FileNotFoundError:
+        return ["it has no done-marker"]
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
+        return [f"its done-marker is unreadable ({type(e).__name__})"]
     problems = []
     for name, meta in files.items():
         path = folder / name
         if not path.is_file():
             problems.append(f"{name} is missing")
-        elif path.stat().st_size != meta["size"]:
-            problems.append(f"{name} changed size ({meta['size']} -> {path.stat().st_size} bytes)")
-        elif (deep or meta["size"] <= SMALL_FILE) and file_sha256(path) != meta["sha256"]:
+            continue
+        now = _stat_of(path)
+        if now["size"] != meta.get("size"):
+            problems.append(f"{name} changed size ({meta.get('size')} -> {now['size']} bytes)")
+        elif (deep or any(now[k] != meta.get(k) for k in ("mtime_ns", "inode"))) and file_sha256(path, fresh=deep) != meta.get("sha256"):
             problems.append(f"{name} changed content (sha256)")
     return problems
 
@@ -115,6 +126,18 @@ def verify_run(root: str | Path, deep: bool = True) -> list[dict]:
     registry = root / "registry.json"
     if registry.exists():
         for domain, entry in sorted(load_registry(registry)["domains"].items()):
-            problem = damage(entry)
-            rows.append({"what": f"registry: {domain}", "ok": problem is None, "problems": problem or ""})
+            problems = [p for p in (damage(entry), registry_entry_concerns(entry, root)) if p]
+            rows.append({"what": f"registry: {domain}", "ok": not problems, "problems": "; ".join(problems)})
     return rows
+
+
+def registry_entry_concerns(entry: dict, root: Path) -> str | None:
+    """What `verify` flags beyond a hash mismatch: an entry with no hash (nothing to check its model
+    against) or a model outside the run folder (not written by this run's stages)."""
+    concerns = []
+    if entry.get("sha256") is None:
+        concerns.append(f"{entry['model']} has no recorded hash: its content cannot be checked")
+    model = Path(entry["model"]).resolve()
+    if not model.is_relative_to(root.resolve()):
+        concerns.append(f"{entry['model']} lies outside the run folder {root}")
+    return "; ".join(concerns) or None

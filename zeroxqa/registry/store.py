@@ -18,6 +18,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from zeroxqa.errors import InputError
 from zeroxqa.registry.atomic import write_json
 from zeroxqa.registry.hashing import content_hash
 
@@ -68,9 +69,61 @@ def good_entry(entry: dict | None) -> tuple[dict | None, str | None]:
     return None, problem
 
 
+class RegistryDamaged(InputError):
+    """The registry file cannot be read as a registry (truncated, empty, not the expected shape)."""
+
+
+def last_good_path(path: str | Path) -> Path:
+    """Where the copy of the registry as of its last successful write is kept."""
+    return Path(f"{path}.last-good")
+
+
+def parse_registry(text: str, path: str | Path) -> dict:
+    """The registry in `text`, or `RegistryDamaged` naming `path` and what is wrong."""
+    try:
+        data = json.loads(text)
+    except ValueError as e:
+        raise RegistryDamaged(path, f"not valid JSON ({e})" if text.strip() else "empty file") from None
+    if not isinstance(data, dict):
+        raise RegistryDamaged(path, f"a registry is a JSON object, this is a {type(data).__name__}")
+    data.setdefault("domains", {})
+    for key, needs in (("domains", "model"), ("indexes", "index")):
+        table = data.get(key, {})
+        if not isinstance(table, dict):
+            raise RegistryDamaged(path, f"'{key}' is a {type(table).__name__}, not an object of domains")
+        for domain, entry in table.items():
+            if not isinstance(entry, dict) or not isinstance(entry.get(needs), str):
+                raise RegistryDamaged(path, f"{key}[{domain!r}] has no '{needs}' path", field=f"{key}.{domain}")
+            if key == "domains" and not isinstance(entry.get("f1"), (int, float)):
+                raise RegistryDamaged(path, f"domains[{domain!r}] has no numeric 'f1'", field=f"domains.{domain}.f1")
+    return data
+
+
 def load_registry(path: str | Path) -> dict:
+    """The registry at `path` (an empty one when there is none). A damaged file is reported by name; the
+    copy of its last successful write stands in for it when there is one (with a warning naming both),
+    else `RegistryDamaged` (an `InputError`: the CLI exits 2 with the message)."""
     path = Path(path)
-    return json.loads(path.read_text()) if path.exists() else {"domains": {}}
+    if not path.exists():
+        return {"domains": {}}
+    try:
+        return parse_registry(path.read_text(encoding="utf-8", errors="replace"), path)
+    except RegistryDamaged as damaged:
+        backup = last_good_path(path)
+        if not backup.exists():
+            raise
+        try:
+            data = parse_registry(backup.read_text(encoding="utf-8", errors="replace"), backup)
+        except RegistryDamaged:
+            raise damaged from None
+        warnings.warn(f"registry {damaged}; using its last good copy {backup}")
+        return data
+
+
+def save_registry(registry: dict, path: str | Path) -> None:
+    """Write the registry atomically, then its last-good copy (what `load_registry` falls back on)."""
+    write_json(registry, path)
+    write_json(registry, last_good_path(path))
 
 
 def promote(path: str | Path, domain: str, candidate: dict) -> Promotion:
@@ -93,14 +146,14 @@ def _promote(path: str | Path, domain: str, candidate: dict) -> Promotion:
         decision = Promotion(domain, False, f"kept the current model: {why}{note}", f1, float(current["f1"]))
         if problem:  # the intact entry of the history becomes the current one again
             registry["domains"][domain] = {**current, "history": _history_of(entry, upto=current)}
-            write_json(registry, path)
+            save_registry(registry, path)
     else:
         shipped = candidate.get("shipped")
         what = f"{shipped} reader, " if shipped else ""
         decision = Promotion(domain, True, f"promoted: {what}{why}{note}", f1, None if current is None else float(current["f1"]))
         registry["domains"][domain] = {**candidate, "f1": f1, "sha256": model_sha256(candidate["model"]),
                                        "promoted_at": datetime.now(timezone.utc).isoformat(), "history": _history_of(entry)}
-        write_json(registry, path)
+        save_registry(registry, path)
     return decision
 
 
@@ -142,12 +195,24 @@ def _history_of(entry: dict | None, upto: dict | None = None) -> list[dict]:
     return history + [record]
 
 
+def record_model(path: str | Path, domain: str, model: str) -> None:
+    """Make `model` the domain's current model without a measurement (`zeroxqa register`): its F1 is
+    recorded as 0, so the next measured model of a flow replaces it; the one it replaces goes to history."""
+    with registry_lock(path):
+        registry = load_registry(path)
+        entry = registry["domains"].get(domain)
+        registry["domains"][domain] = {"model": model, "f1": 0.0, "accepted": "registered by hand", "sha256": model_sha256(model),
+                                       "promoted_at": datetime.now(timezone.utc).isoformat(), "note": "registered by hand, not measured",
+                                       "history": _history_of(entry)}
+        save_registry(registry, path)
+
+
 def record_meta_model(path: str | Path, model: str) -> None:
     """Remember the meta model new domains are onboarded from."""
     with registry_lock(path):
         registry = load_registry(path)
         registry["meta_model"] = model
-        write_json(registry, path)
+        save_registry(registry, path)
 
 
 def record_index(path: str | Path, domain: str, index: str) -> None:
@@ -155,4 +220,4 @@ def record_index(path: str | Path, domain: str, index: str) -> None:
     with registry_lock(path):
         registry = load_registry(path)
         registry.setdefault("indexes", {})[domain] = {"index": index, "built_at": datetime.now(timezone.utc).isoformat()}
-        write_json(registry, path)
+        save_registry(registry, path)

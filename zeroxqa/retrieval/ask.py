@@ -25,6 +25,8 @@ class ReadParagraph:
     span_score: float  # start + end logit of the best span
     na_score: float
     confidence: float
+    similarity: float | None = None  # cosine of question and paragraph (dense retrieval)
+    bm25: float | None = None
 
 
 @dataclass
@@ -47,18 +49,21 @@ class DomainAnswer:
         return asdict(self)
 
 
-def reading(context_id: str, context: str, retrieval_score: float, span: SpanPrediction, threshold: float) -> ReadParagraph:
+def reading(context_id: str, context: str, retrieval_score: float, span: SpanPrediction, threshold: float,
+            hit: Hit | None = None) -> ReadParagraph:
     """What the reader's best span in one retrieved paragraph amounts to under its threshold."""
     start = span.start if span.text else -1
     return ReadParagraph(context_id, context, retrieval_score, span.answer(threshold), start,
                          start + len(span.text) if span.text else -1, span.score, span.na_score,
-                         confidence(span.na_score, threshold))
+                         confidence(span.na_score, threshold), hit.dense if hit else None, hit.bm25 if hit else None)
 
 
-def read_hits(engine: QAEngine, question: str, hits: list[Hit]) -> list[ReadParagraph]:
-    """Read every retrieved paragraph in one batch."""
-    spans = engine.spans([question] * len(hits), [h.context for h in hits]) if hits else []
-    return [reading(h.context_id, h.context, h.score, span, engine.threshold) for h, span in zip(hits, spans)]
+def read_hits(engine: QAEngine, question: str, hits: list[Hit], batch_size: int = 1) -> list[ReadParagraph]:
+    """Read every retrieved paragraph, one window at a time: padding a few windows of different lengths
+    into one batch cost more than it saved (3 SQuAD paragraphs, 4 windows: 78 ms batched, 45 ms one by one,
+    int8, 1 thread, AVX-512 VNNI)."""
+    spans = engine.spans([question] * len(hits), [h.context for h in hits], batch_size) if hits else []
+    return [reading(h.context_id, h.context, h.score, span, engine.threshold, h) for h, span in zip(hits, spans)]
 
 
 def read_paragraph(engine: QAEngine, question: str, context: str) -> ReadParagraph:

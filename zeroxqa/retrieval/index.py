@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from zeroxqa.registry.atomic import atomic_dir, write_json, write_parquet
 from zeroxqa.config import RetrievalConfig
 from zeroxqa.errors import InputError
-from zeroxqa.retrieval.encoder import encode
+from zeroxqa.retrieval.encoder import encode, question_vector
 from zeroxqa.retrieval.fusion import ranked, rrf, top_indices, weighted
 from zeroxqa.retrieval.terms import words
 
@@ -111,7 +111,7 @@ class DomainIndex:
     def dense_scores(self, question: str, vector: np.ndarray | None = None) -> np.ndarray:
         """Cosine similarity of every paragraph to the question (pass `vector` when it is already encoded)."""
         if vector is None:
-            vector = encode(self.cfg.encoder, [question])[0]
+            vector = question_vector(self.cfg.encoder, question)
         return self.vectors @ vector
 
     def search(self, question: str, k: int | None = None, method: str | None = None,

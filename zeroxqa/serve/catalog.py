@@ -1,13 +1,27 @@
 """What each domain is answered with, read from the registry: its promoted model (the accepted variant,
-ONNX int8 where the gate took it), or the reference reader where none is promoted or the promoted one no
-longer matches its recorded hash; and its retrieval index."""
+ONNX int8 where the gate took it) and the older promotions that may stand in for it, or the reference
+reader where none is promoted; and its retrieval index.
+
+Reading the catalog checks nothing on disk, so a server with hundreds of registered domains starts at
+once; a model's content is checked against its recorded hash when it is loaded (`intact_model`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from zeroxqa.registry.store import good_entry, load_registry
+from zeroxqa.registry.store import damage, load_registry
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One promotion of a domain: the model folder, the variant the gate accepted, its F1 and hash."""
+
+    model: str
+    variant: str | None = None
+    f1: float | None = None
+    promoted_at: str | None = None
+    sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -20,27 +34,40 @@ class DomainEntry:
     sha256: str | None = None
     index: str | None = None
     note: str | None = None  # why the served model is not the registered one, if it is not
+    fallbacks: tuple[Candidate, ...] = field(default=(), compare=False)  # older promotions, newest first
 
     @property
     def key(self) -> tuple:
         """What must be loaded again when it changes."""
         return self.model, self.sha256, self.index
 
+    def served_as(self, candidate: Candidate, note: str | None) -> "DomainEntry":
+        return DomainEntry(self.domain, candidate.model, candidate.variant, candidate.f1, candidate.promoted_at,
+                           candidate.sha256, self.index, note, ())
+
+
+def intact_model(entry: DomainEntry, default_reader: str) -> DomainEntry:
+    """The entry to load: itself when its model matches its recorded hash, else the newest older promotion
+    that does, else the default reader; with a note saying what was passed over and why."""
+    problem = damage({"model": entry.model, "sha256": entry.sha256})
+    if problem is None:
+        return entry
+    for old in entry.fallbacks:
+        if damage({"model": old.model, "sha256": old.sha256}) is None:
+            return entry.served_as(old, f"the current model was passed over: {problem}")
+    return entry.served_as(Candidate(default_reader), f"no intact promoted model ({problem}); the default reader answers")
+
 
 def read_catalog(registry: str | Path, default_reader: str) -> dict[str, DomainEntry]:
-    """Every domain with a promoted model or an index (or both)."""
+    """Every domain with a promoted model or an index (or both), unverified (see `intact_model`)."""
     data = load_registry(registry)
     indexes = {d: v["index"] for d, v in data.get("indexes", {}).items()}
     out: dict[str, DomainEntry] = {}
     for domain, entry in data.get("domains", {}).items():
-        good, problem = good_entry(entry)
-        if good is None:
-            out[domain] = DomainEntry(domain, default_reader, index=indexes.get(domain),
-                                      note=f"no intact promoted model ({problem}); the default reader answers")
-            continue
-        out[domain] = DomainEntry(domain, good["model"], good.get("accepted"), good.get("f1"), good.get("promoted_at"),
-                                  good.get("sha256"), indexes.get(domain),
-                                  note=f"the current model was passed over: {problem}" if problem else None)
+        history = tuple(Candidate(h["model"], h.get("accepted"), h.get("f1"), h.get("promoted_at"), h.get("sha256"))
+                        for h in reversed(entry.get("history", [])) if h.get("model") and not h.get("damaged"))
+        out[domain] = DomainEntry(domain, entry["model"], entry.get("accepted"), entry.get("f1"), entry.get("promoted_at"),
+                                  entry.get("sha256"), indexes.get(domain), None, history)
     for domain, index in indexes.items():
         out.setdefault(domain, DomainEntry(domain, default_reader, index=index, note="no promoted model; the default reader answers"))
     return dict(sorted(out.items()))

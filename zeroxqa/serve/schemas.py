@@ -5,6 +5,15 @@ from __future__ import annotations
 from pydantic import BaseModel, Field, field_validator
 
 
+def _encodable(v: str, what: str) -> str:
+    """Text a tokenizer can read: JSON allows escaped lone surrogates (`\\ud800`), UTF-8 does not."""
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ValueError(f"the {what} holds invalid text (a lone surrogate at character {e.start})") from None
+    return v
+
+
 class _Question(BaseModel):
     question: str = Field(..., description="the question, in plain text", examples=["What is the refund window?"])
 
@@ -13,11 +22,11 @@ class _Question(BaseModel):
     def _not_blank(cls, v: str) -> str:
         if not v.strip():
             raise ValueError("the question is empty")
-        return v
+        return _encodable(v, "question")
 
 
 class AskRequest(_Question):
-    domain: str = Field(..., min_length=1, description="a domain of GET /v1/domains", examples=["walmart.com"])
+    domain: str = Field(..., min_length=1, max_length=200, description="a domain of GET /v1/domains", examples=["walmart.com"])
     top_k: int | None = Field(None, ge=1, description="paragraphs to read (default: the domain index's top_k)")
 
 
@@ -29,7 +38,7 @@ class ReadRequest(_Question):
     def _context_not_blank(cls, v: str) -> str:
         if not v.strip():
             raise ValueError("the context is empty")
-        return v
+        return _encodable(v, "context")
 
 
 class Timings(BaseModel):
@@ -41,7 +50,9 @@ class Timings(BaseModel):
 class Paragraph(BaseModel):
     context_id: str
     text: str
-    retrieval_score: float
+    retrieval_score: float = Field(..., description="the ranking's own score (RRF: 1/(60+rank) summed; only its order means something)")
+    similarity: float | None = Field(None, description="cosine similarity of question and paragraph, -1..1 (dense)")
+    bm25: float | None = Field(None, description="BM25 score of the paragraph's words against the question's (0: none in common)")
     answer: str | None = Field(None, description="what the reader found here (null: it abstains here)")
     start: int | None = None
     end: int | None = None
@@ -78,12 +89,15 @@ class DomainInfo(BaseModel):
     variant: str | None = None
     f1: float | None = None
     promoted_at: str | None = None
-    paragraphs: int | None = Field(None, description="size of its retrieval index (null: no index, /v1/ask refuses)")
+    indexed: bool = Field(True, description="whether it has a retrieval index (without one, /v1/ask refuses)")
+    loaded: bool = Field(False, description="whether its model and index are in memory now (else loaded when asked)")
+    paragraphs: int | None = Field(None, description="size of its retrieval index, when loaded")
     note: str | None = None
     error: str | None = Field(None, description="the last failure to load a newer model (the one above still serves)")
 
 
 class Health(BaseModel):
-    status: str
+    status: str = Field(..., description="ok; degraded (a domain's promoted model was refused or failed to load); loading")
     domains: int
+    loaded: int = 0
     errors: dict[str, str]

@@ -135,7 +135,6 @@ def negatives(paragraphs: list[dict], cfg: SynthConfig, engine: QAEngine | None,
     if target == 0:
         return
     rng = random.Random(cfg.seed)
-    by_context = {p["context_id"]: p for p in paragraphs}
     kept = [r for r in result.rows if not r["is_impossible"]]
     proposals: list[tuple[dict, dict]] = []  # (paragraph, borrowed positive row)
     for p in paragraphs:

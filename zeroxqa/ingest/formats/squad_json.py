@@ -49,7 +49,8 @@ def read(spec) -> Iterator[dict]:
                     "id": str(qa["id"]) if qa.get("id") is not None else None,
                     "context": context if isinstance(context, str) else "",
                     "question": question.strip() if isinstance(question, str) else question,
-                    "is_impossible": bool(qa.get("is_impossible", False)),
+                    # as it is: validation quarantines anything but true / false ("false" is a string, not false)
+                    "is_impossible": qa.get("is_impossible", False),
                 })
                 answers = qa.get("answers")
                 if not isinstance(answers, list):

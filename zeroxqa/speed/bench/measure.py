@@ -123,5 +123,10 @@ def measure_hf_pipeline(name: str, model_dir: str, rows: list[dict], cfg: BenchC
 
 
 def measure_in_subprocess(fn, name: str, model_dir: str | Path, rows: list[dict], cfg: BenchConfig) -> dict:
-    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+    import os
+
+    from zeroxqa.isolate import die_with_parent
+
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"), initializer=die_with_parent,
+                             initargs=(os.getpid(),)) as pool:
         return pool.submit(fn, name, str(model_dir), rows, cfg).result()
