@@ -23,7 +23,7 @@ def onboard_domain(
     meta_model: str | None = None,
     finetune: TrainConfig = TrainConfig(epochs=2, max_steps=30),
     reader: ReaderConfig = ReaderConfig(max_length=192, doc_stride=48),
-    bench: BenchConfig = BenchConfig(latency_questions=20, max_questions=40),
+    bench: BenchConfig = BenchConfig(latency_questions=20, max_questions=40, only=["onnx-int8"], hf_pipeline=False),
     synth: SynthConfig = SynthConfig(noun_chunks=True),
     synth_reader: str | None = None,
     adapt_lm: AdaptLMConfig | None = None,

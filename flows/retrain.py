@@ -1,8 +1,9 @@
-"""retrain: shard -> (index each out-domain's paragraphs for retrieval) -> (meta-train on in-domains, when
-asked; else the base reader is the initialization) -> (adapt-lm, when asked) -> fine-tune each labelled
-out-domain -> (synthesize QA for paragraph-only out-domains, filtered by a fine-tuned reader -> fine-tune
-on it) -> quantize -> benchmark -> decide (adapted vs base, paired) -> register (models and indexes) -> report. It only wires tasks; the work
-lives in `zeroxqa.pipeline`."""
+"""retrain: shard -> (index each out-domain's paragraphs for retrieval; each index registered as soon as it is
+built) -> (meta-train on in-domains, when asked; else the base reader is the initialization) -> (adapt-lm,
+when asked) -> domain-chains for the labelled out-domains (fine-tune -> quantize -> benchmark gate -> decide
+-> register, per domain, on threads or on Ray: `flows.domain_chain`) -> (synthesize QA for paragraph-only
+out-domains, filtered by the base reader -> domain-chains for them) -> report. It only wires tasks; the
+work lives in `zeroxqa.pipeline`."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from pathlib import Path
 from prefect import flow, get_run_logger, unmapped
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows.domain_chain import run_chains
 from tasks import stages
 from zeroxqa.config import RetrainParams
 from zeroxqa.isolate import reap_children_on_death
-from zeroxqa.pipeline import domains_of, synthetic_split_problem
+from zeroxqa.pipeline import domains_of, synthetic_filter, synthetic_split_problem
 
 
 @flow(name="retrain", task_runner=ThreadPoolTaskRunner(max_workers=os.cpu_count() or 2))
@@ -46,18 +48,21 @@ def retrain(params: RetrainParams = RetrainParams()) -> dict:
     ft_cfg = params.finetune.model_copy(update={"threads": threads})
     lm_cfg = params.adapt_lm.model_copy(update={"threads": threads}) if params.adapt_lm else None
 
-    def inits(shards, domains: list[str]):
+    def inits(shards: list[str], domains: list[str]) -> list[str]:
         """Each domain's starting point: the initialization (meta model or base), or it adapted to the domain's text."""
         if lm_cfg is None or not domains:
-            return unmapped(meta)
-        return stages.adapt_lm.map(unmapped(meta), shards, domains, unmapped(root), unmapped(lm_cfg))
+            return [meta] * len(domains)
+        return list(stages.adapt_lm.map(unmapped(meta), shards, domains, unmapped(root), unmapped(lm_cfg)).result())
 
-    models = stages.fine_tune.map(inits(unmapped(out_shards), labelled), unmapped(out_shards), labelled, unmapped(root),
-                                  unmapped(ft_cfg), unmapped(params.reader))
+    def chains(label: str, domains: list[str], shards: list[str]) -> dict:
+        """Each domain's fine-tune -> int8 -> gate -> decide -> register, on threads or on Ray."""
+        return run_chains(label, domains, shards, inits(shards, domains), root, registry, params.base, ft_cfg,
+                          params.reader, params.bench, params.runner)
 
-    # paragraph-only domains: synthetic QA, filtered by a reader of this run (or the one given)
+    labelled_runs = chains("labelled", labelled, [out_shards] * len(labelled))
+
     skipped: dict[str, str] = {}
-    synth_reader = params.synth_reader or (models.result()[0] if labelled else None)
+    synth_reader = params.synth_reader or synthetic_filter(params.base, labelled_runs["models"])
     if unlabelled and synth_reader is None:
         skipped = {d: "paragraphs only, and no reader to filter synthetic questions (set synth_reader)" for d in unlabelled}
         unlabelled = []
@@ -67,23 +72,14 @@ def retrain(params: RetrainParams = RetrainParams()) -> dict:
         if problem := synthetic_split_problem(folder):
             skipped[domain] = problem
             del synthetic[domain]
-    syn_models = stages.fine_tune.map(inits(list(synthetic.values()), list(synthetic)), list(synthetic.values()),
-                                      list(synthetic), unmapped(root), unmapped(ft_cfg), unmapped(params.reader)) if synthetic else []
     for domain, why in skipped.items():
         log.warning("%s: %s", domain, why)
+    synthetic_runs = chains("synthetic", list(synthetic), list(synthetic.values()))
 
     domains = labelled + list(synthetic)
-    all_models = list(models.result()) + [m.result() for m in syn_models]
-    shards = [out_shards] * len(labelled) + list(synthetic.values())
-    quantized = stages.quantize.map(all_models, unmapped(root), domains)
-    benchmarks = stages.benchmark.map(all_models, quantized, shards, domains, unmapped(root), unmapped(params.bench))
-    # the base is always a candidate: the adapted reader ships only when it measures better on the same questions
-    decisions = stages.decide.map(benchmarks, unmapped(params.base), shards, domains, unmapped(root))
-    registered = stages.register.map(unmapped(registry), domains, decisions)  # each domain as soon as it is decided
-    quantized.result()  # resolve stage by stage, so a failure surfaces as the stage's own error
-    benchmarks.result()
-    benches = decisions.result()
-    promotions = registered.result()
+    all_models = labelled_runs["models"] + synthetic_runs["models"]
+    benches = labelled_runs["decisions"] + synthetic_runs["decisions"]
+    promotions = labelled_runs["promotions"] + synthetic_runs["promotions"]
     recorded.result()
     report = stages.report(benches, promotions, skipped, root)
     return {"shards": [s for s in (in_shards, out_shards) if s], "synthetic": synthetic, "meta_model": meta,

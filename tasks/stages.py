@@ -131,7 +131,7 @@ def record_index(registry: str, domain: str, index: str) -> str:
 def register(registry: str, domain: str, summary: dict) -> dict:
     """Promotion gate: the domain's model is replaced only if what the decision ships is measurably better than
     the current one on the same questions (or, measured on other questions, at least as good)."""
-    keys = ("f1", "exact", "p50_ms", "model", "accepted", "report", "shipped", "base_f1", "adapted_f1", "interval",
+    keys = ("f1", "exact", "p50_ms", "cpu", "model", "accepted", "report", "shipped", "base_f1", "adapted_f1", "interval",
             "questions_sha256", "f1_per_question")
     return pipeline.register_stage(registry, domain, {k: summary[k] for k in keys if k in summary})
 

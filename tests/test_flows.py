@@ -4,6 +4,7 @@ without recomputing the stages before it, an event's payload as the onboarding p
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import jinja2
@@ -66,7 +67,8 @@ def tiny_params(tiny_dir, tmp_path) -> RetrainParams:
         meta=MetaConfig(meta_epochs=1, meta_steps_per_epoch=1, tasks_per_batch=1, inner_steps=1, adapt_shots=4,
                         adapt_steps=1, workers=0, threads=1),
         finetune=TrainConfig(epochs=1, max_steps=2, batch_size=4),
-        bench=BenchConfig(latency_questions=2, warmup=0, max_questions=6, batch_size=4, threads=1, hf_pipeline=False),
+        bench=BenchConfig(latency_questions=2, warmup=0, max_questions=6, batch_size=4, threads=1, hf_pipeline=False,
+                          only=["onnx-int8"]),  # the per-domain gate, as the main job runs it
         # a random reader finds nothing: keep every generated pair so the paragraph-only domain goes all the way
         synth=SynthConfig(ner_limit=1, min_f1=0, min_confidence=0, negative_ratio=0.25),
     )
@@ -87,6 +89,57 @@ def test_retrain_without_meta_learning_fine_tunes_from_the_base_reader(harness, 
         assert json.loads((Path(model) / "zeroxqa_card.json").read_text())["init"] == str(tiny_dir), domain
     registry = json.loads((tmp_path / "runs" / "registry.json").read_text())
     assert registry["meta_model"] == str(tiny_dir)
+
+
+RAY_FLOW = """
+import json, sys
+import ray
+from ray.util.state import list_tasks
+
+from flows.retrain import retrain
+from zeroxqa.config import RetrainParams
+
+if __name__ == "__main__":
+    params = RetrainParams.model_validate_json(open(sys.argv[1]).read())
+    ray.init(num_cpus=2, log_to_driver=False)
+    try:
+        result = retrain(params)
+        ran = sorted({t.name for t in list_tasks(limit=10_000)})
+    finally:
+        ray.shutdown()
+    print(json.dumps({"models": result["models"], "ran": ran}))
+"""
+
+
+def test_each_domains_chain_runs_as_ray_tasks(tiny_reader, tmp_path):
+    """`runner.ray`: fine-tune, int8, gate, decision and registration of every domain run as Ray tasks (named
+    as the Prefect tasks are), on the Ray the process started; the registry gets every domain. In a process
+    of its own, as a user runs it (and so that this process's Ray state stays untouched)."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("ray")
+    from zeroxqa.config import DomainRunner
+    from zeroxqa.reader.model import save_reader
+
+    doc = json.loads(POLICY_SITES.read_text())
+    doc["data"] = [{**d, "paragraphs": d["paragraphs"][:3]} for d in doc["data"][:2]]
+    (tmp_path / "sites.json").write_text(json.dumps(doc))
+    tiny_dir = save_reader(tiny_reader, tmp_path / "tiny")
+    params = tiny_params(tiny_dir, tmp_path).model_copy(update={
+        "meta_learn": False, "out_domain_sources": [str(tmp_path / "sites.json")],
+        "runner": DomainRunner(ray=True, cpus_per_domain=1, memory_gb_per_domain=0.5)})
+    (tmp_path / "params.json").write_text(params.model_dump_json())
+    (tmp_path / "ray_flow.py").write_text(RAY_FLOW)
+    root = Path(__file__).parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    run = subprocess.run([sys.executable, str(tmp_path / "ray_flow.py"), str(tmp_path / "params.json")], cwd=root,
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert {"fine-tune", "quantize", "benchmark", "decide", "register"} <= set(result["ran"]), result["ran"]
+    registry = json.loads((tmp_path / "runs" / "registry.json").read_text())
+    assert set(registry["domains"]) == set(result["models"]) == {d["title"] for d in doc["data"]}
 
 
 def test_retrain_end_to_end_then_cached_then_onboarding(harness, calls, tiny_reader, tmp_path):
@@ -122,7 +175,8 @@ def test_retrain_end_to_end_then_cached_then_onboarding(harness, calls, tiny_rea
         entry = registry["domains"][domain]
         assert entry["shipped"] in ("adapted", "base", "threshold") and len(entry["f1_per_question"]) > 0
     synthetic = first["synthetic"]["yahoo.com"]
-    assert json.loads((Path(synthetic) / "synth.json").read_text())["reader"] == first["models"]["ted.com"]
+    # filtered by the base reader, which no other domain changes (runs stay incremental)
+    assert json.loads((Path(synthetic) / "synth.json").read_text())["reader"] == str(tiny_dir)
 
     # the graph reads like the DAG: every task run says what it works on
     from prefect.client.orchestration import get_client

@@ -32,9 +32,11 @@ def alive(pid: int) -> bool:
         return "State:\tZ" not in f.read()
 
 
-def test_sigkill_of_the_parent_leaves_no_child_alive(tmp_path):
+def kill_and_wait(tmp_path, code: str, settle: float = 0.0) -> bool:
+    """Run `code` (which writes its child's pid to the file named by its argument), SIGKILL it once the child
+    runs, and say whether the child is still alive 10 s later."""
     script, marker = tmp_path / "parent.py", tmp_path / "child.pid"
-    script.write_text(PARENT)
+    script.write_text(code)
     parent = subprocess.Popen([sys.executable, str(script), str(marker)], cwd=tmp_path)
     deadline = time.time() + 60
     while not marker.exists() or not marker.read_text():
@@ -42,12 +44,17 @@ def test_sigkill_of_the_parent_leaves_no_child_alive(tmp_path):
         time.sleep(0.1)
     child = int(marker.read_text())
     assert alive(child)
+    time.sleep(settle)
     parent.send_signal(signal.SIGKILL)
     parent.wait()
     deadline = time.time() + 10
     while alive(child) and time.time() < deadline:
         time.sleep(0.1)
-    assert not alive(child), "the child outlived its killed parent"
+    return alive(child)
+
+
+def test_sigkill_of_the_parent_leaves_no_child_alive(tmp_path):
+    assert not kill_and_wait(tmp_path, PARENT), "the child outlived its killed parent"
 
 
 ANY_CHILD = textwrap.dedent("""
@@ -66,18 +73,5 @@ ANY_CHILD = textwrap.dedent("""
 
 def test_sigkill_of_a_run_takes_any_process_it_started_with_it(tmp_path):
     """What `die_with_parent` cannot reach (a server Prefect starts with plain Popen) the reaper kills."""
-    script, marker = tmp_path / "run.py", tmp_path / "child.pid"
-    script.write_text(ANY_CHILD)
-    parent = subprocess.Popen([sys.executable, str(script), str(marker)], cwd=tmp_path)
-    deadline = time.time() + 60
-    while not marker.exists() or not marker.read_text():
-        assert time.time() < deadline and parent.poll() is None, "the child never started"
-        time.sleep(0.1)
-    child = int(marker.read_text())
-    time.sleep(1.0)  # the reaper notes descendants every 0.5 s
-    parent.send_signal(signal.SIGKILL)
-    parent.wait()
-    deadline = time.time() + 10
-    while alive(child) and time.time() < deadline:
-        time.sleep(0.1)
-    assert not alive(child), "a process the run started outlived it"
+    # the reaper notes descendants every 0.5 s: let it see the child first
+    assert not kill_and_wait(tmp_path, ANY_CHILD, settle=1.0), "a process the run started outlived it"

@@ -253,6 +253,17 @@ def _sample(name: str) -> str:
     return str(getattr(sample, name))
 
 
+class DomainRunner(BaseModel):
+    """Where each domain's chain (fine-tune -> export/int8 -> gate -> decide -> register) runs: threads and
+    child processes of this machine, or Ray tasks on a local Ray started by the flow or on a cluster."""
+
+    ray: bool = Field(False, description="run each domain's chain as Ray tasks")
+    ray_address: str | None = Field(None, description="an existing Ray cluster (e.g. 'auto' or 'ray://head:10001'); "
+                                                      "default: a local Ray started and stopped by the flow")
+    cpus_per_domain: float = Field(1.0, gt=0, description="CPUs a domain's task asks Ray for (what packs domains on nodes)")
+    memory_gb_per_domain: float = Field(2.0, gt=0, description="memory a domain's task asks Ray for")
+
+
 class RetrainParams(BaseModel):
     """Parameters of the `retrain` flow (the Prefect UI renders them as a form) and of `zeroxqa run`.
     The defaults are the laptop-sized main job on the embedded sample."""
@@ -278,12 +289,17 @@ class RetrainParams(BaseModel):
                                description="synthetic QA for out-domains that have paragraphs only")
     adapt_lm: AdaptLMConfig | None = Field(None, description="self-supervised domain adaptation (masked LM on each "
                                                              "out-domain's paragraphs) before its fine-tune; empty: off")
-    synth_reader: str | None = Field(None, description="round-trip filter reader; default: this run's fine-tuned reader "
-                                                       "of the first labelled out-domain")
-    bench: BenchConfig = Field(default_factory=lambda: BenchConfig(latency_questions=20, max_questions=40))
+    synth_reader: str | None = Field(None, description="round-trip filter reader; default: `base` (no other domain "
+                                                       "changes it, so runs stay incremental), or with a bare encoder as "
+                                                       "base this run's fine-tuned reader of the first labelled out-domain")
+    bench: BenchConfig = Field(default_factory=lambda: BenchConfig(latency_questions=20, max_questions=40, only=["onnx-int8"],
+                                                                   hf_pipeline=False),
+                               description="the per-domain gate: int8 (what the quantize stage built) against the torch "
+                                           "reference; `only: []` and `hf_pipeline: true` for the full six-variant benchmark")
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig, description="each out-domain's retrieval index "
                                                                                     "(what serving answers questions from)")
     registry: str | None = Field(None, description="registry JSON; default OUT/registry.json")
+    runner: DomainRunner = Field(default_factory=DomainRunner, description="threads of this machine, or Ray")
 
     @model_validator(mode="before")
     @classmethod

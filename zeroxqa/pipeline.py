@@ -64,6 +64,25 @@ def shard_stage(sources: list[str], root: str, cfg: ShardConfig, name: str) -> s
     return str(out)
 
 
+def domain_data(shards: str, domain: str) -> str:
+    """What a domain's own stages depend on in a shard folder: the content hashes of its own shard files (from
+    the manifest), not the folder's. A nightly run where one domain is new or changed gets a new shard
+    folder, but every other domain keeps its keys, so its fine-tune, export, benchmark, decision and index
+    are reused. A folder without per-domain rows (or an older manifest) counts whole."""
+    import hashlib
+
+    import pyarrow.parquet as pq
+
+    from zeroxqa.registry.artifacts import content_hash
+
+    manifest = Path(shards) / "manifest.parquet"
+    rows = pq.read_table(manifest).to_pylist() if manifest.exists() else []
+    own = sorted((r["kind"], r.get("sha256") or "") for r in rows if r.get("domain") == domain)
+    if not own or not all(h for _, h in own):
+        return content_hash(shards)
+    return hashlib.sha256(json.dumps(own).encode()).hexdigest()
+
+
 def domains_of(shards: str, kind: str = "qa") -> list[str]:
     import pyarrow.parquet as pq
 
@@ -102,7 +121,8 @@ def _model_hash(model: str) -> str:
 
 
 def synth_key(shards: str, domain: str, reader: str, cfg: SynthConfig) -> str:
-    return stage_key("synth", [shards], cfg, domain=domain, reader=reader, reader_hash=_model_hash(reader))
+    return stage_key("synth", [], cfg, domain=domain, data=domain_data(shards, domain), reader=reader,
+                     reader_hash=_model_hash(reader))
 
 
 def synth_stage(shards: str, domain: str, reader: str, root: str, cfg: SynthConfig) -> str:
@@ -121,6 +141,17 @@ def _synth(shards: str, domain: str, reader: str, out: str, cfg: SynthConfig) ->
     from zeroxqa.synth.run import synth_domain
 
     synth_domain([shards], domain, reader, out, cfg)
+
+
+def synthetic_filter(base: str, fine_tuned: list[str]) -> str | None:
+    """The reader that filters a paragraph-only domain's synthetic questions when none is named: the base
+    reader, which no other domain changes (so adding or changing one domain leaves every synthetic domain's
+    stages as they were); a bare encoder (no QA head) cannot filter, then the first fine-tuned reader."""
+    from zeroxqa.reader.paths import BASE_ALIASES
+
+    if base.lower() not in BASE_ALIASES:
+        return base
+    return fine_tuned[0] if fine_tuned else None
 
 
 def synthetic_split_problem(shards: str) -> str | None:
@@ -148,7 +179,7 @@ def best_registered_reader(registry: str) -> str | None:
 
 
 def adapt_lm_key(init: str, shards: str, domain: str, cfg: AdaptLMConfig) -> str:
-    return stage_key("adapt_lm", [shards], cfg, domain=domain, init_hash=_model_hash(init))
+    return stage_key("adapt_lm", [], cfg, domain=domain, data=domain_data(shards, domain), init_hash=_model_hash(init))
 
 
 def adapt_lm_stage(init: str, shards: str, domain: str, root: str, cfg: AdaptLMConfig) -> str:
@@ -174,8 +205,8 @@ def _adapt_lm(init: str, shards: str, domain: str, model_dir: str, cfg: AdaptLMC
 
 def finetune_key(init: str, shards: str, domain: str, cfg: TrainConfig, reader_cfg: ReaderConfig) -> str:
     # the init may be a short name ('squad', 'minilm') or a hub id as well as a folder
-    return stage_key("finetune", [shards], {"train": cfg.model_dump(), "reader": reader_cfg.model_dump()}, domain=domain,
-                     init_hash=_model_hash(init))
+    return stage_key("finetune", [], {"train": cfg.model_dump(), "reader": reader_cfg.model_dump()}, domain=domain,
+                     data=domain_data(shards, domain), init_hash=_model_hash(init))
 
 
 def finetune_stage(init: str, shards: str, domain: str, root: str, cfg: TrainConfig, reader_cfg: ReaderConfig) -> str:
@@ -222,13 +253,14 @@ def _quantize(model_dir: str, out: str) -> None:
 
 
 def benchmark_key(model_dir: str, quantized: str, shards: str, domain: str, cfg: BenchConfig) -> str:
-    return stage_key("benchmark", [model_dir, quantized, shards], cfg, domain=domain)
+    return stage_key("benchmark", [model_dir, quantized], cfg, domain=domain, data=domain_data(shards, domain))
 
 
 def benchmark_stage(model_dir: str, quantized: str, shards: str, domain: str, root: str, cfg: BenchConfig) -> dict:
     """Benchmark every variant on the domain's dev split; returns the summary (also in summary.json)."""
     from zeroxqa.speed.bench.run import run_bench
     from zeroxqa.speed.bench.variants import build_variants
+    from zeroxqa.speed.export.cpu import cpu_description
 
     out = stage_dir(root, FOLDERS["benchmark"], benchmark_key(model_dir, quantized, shards, domain, cfg))
     with stage_lock(out):
@@ -236,8 +268,11 @@ def benchmark_stage(model_dir: str, quantized: str, shards: str, domain: str, ro
             rows = load_rows([shards], "dev", [domain])
             eval_data = "synthetic dev" if is_synthetic(shards) else "dev"
             given = {"onnx-fp32": Path(quantized) / "onnx-fp32", "onnx-int8": Path(quantized) / "onnx-int8"}
-            # the remaining exports run in their own process; the measurements already do
-            prebuilt = run_isolated(build_variants, model_dir, _fresh(out) / "variants", cfg.optimize_level, given)
+            # the remaining exports run in their own process; the measurements already do. The flows' gate
+            # (`only` the quantize stage's variants) builds nothing more
+            _fresh(out)
+            prebuilt = given if cfg.only and set(cfg.only) <= set(given) else run_isolated(
+                build_variants, model_dir, out / "variants", cfg.optimize_level, given)
             with _MEASURING, measuring_lock():  # one benchmark at a time on the machine
                 result = run_bench(model_dir, rows, out, cfg, data_label=f"{domain} {eval_data}", progress=lambda m: None,
                                    prebuilt=prebuilt)
@@ -251,6 +286,7 @@ def benchmark_stage(model_dir: str, quantized: str, shards: str, domain: str, ro
                 "exact": accepted["exact"],
                 "p50_ms": accepted["p50_ms"],
                 "reasons": result["decision"].reasons,
+                "cpu": cpu_description(),  # latencies depend on it: the registry keeps it beside p50_ms
                 "report": str(out / "report.md"),
                 "table": [{k: v for k, v in r.items() if k != "latencies_ms"} for r in result["results"]],
             }
@@ -260,8 +296,8 @@ def benchmark_stage(model_dir: str, quantized: str, shards: str, domain: str, ro
 
 
 def decide_key(summary: dict, init: str, shards: str, domain: str) -> str:
-    return stage_key("decide", [summary["model"], shards], None, domain=domain, init_hash=_model_hash(init),
-                     init=init)
+    return stage_key("decide", [summary["model"]], None, domain=domain, data=domain_data(shards, domain),
+                     init_hash=_model_hash(init), init=init)
 
 
 def decide_stage(summary: dict, init: str, shards: str, domain: str, root: str) -> dict:
@@ -287,7 +323,7 @@ def _decide(adapted: str, init: str, shards: str, domain: str, out: str) -> dict
 
 
 def index_key(shards: str, domain: str, cfg: RetrievalConfig) -> str:
-    return stage_key("index", [shards], cfg, domain=domain, encoder_hash=_model_hash(cfg.encoder))
+    return stage_key("index", [], cfg, domain=domain, data=domain_data(shards, domain), encoder_hash=_model_hash(cfg.encoder))
 
 
 def index_stage(shards: str, domain: str, root: str, cfg: RetrievalConfig) -> str:

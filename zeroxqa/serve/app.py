@@ -174,7 +174,7 @@ def create_app(cfg: ServeConfig, store: ModelStore | None = None) -> FastAPI:
     def domains() -> list[DomainInfo]:
         out = []
         for d, entry in store.catalog.items():
-            served = store._loaded.get(d)  # noqa: SLF001  (a read of the current table, no lock needed)
+            served = store.if_loaded(d)
             shown_entry = served.entry if served else entry
             out.append(DomainInfo(domain=d, model=shown_entry.model, variant=shown_entry.variant, f1=shown_entry.f1,
                                   promoted_at=shown_entry.promoted_at, indexed=entry.index is not None, loaded=served is not None,

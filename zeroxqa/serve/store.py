@@ -97,6 +97,10 @@ class ModelStore:
     def is_loaded(self, domain: str) -> bool:
         return domain in self._loaded
 
+    def if_loaded(self, domain: str) -> Served | None:
+        """The domain's model and index when they are in memory (loading nothing, touching no LRU order)."""
+        return self._loaded.get(domain)
+
     def loaded(self) -> list[str]:
         with self._lock:
             return list(self._loaded)

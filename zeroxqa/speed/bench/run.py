@@ -38,7 +38,7 @@ def run_bench(reader_dir: str | Path, rows: list[dict], out: str | Path, cfg: Be
     progress("building variants (ONNX export, optimization, int8)...")
     calibration = calibration_texts(calibration_rows, cfg.calibration_questions) if calibration_rows else None
     skims = skim_configs(cfg)
-    variants = build_variants(reader_dir, out / "variants", cfg.optimize_level, prebuilt, skims, calibration)
+    variants = build_variants(reader_dir, out / "variants", cfg.optimize_level, prebuilt, skims, calibration, cfg.only)
     variants |= student_variants(cfg.students, out / "variants", cfg.optimize_level, skims)
     variants = select_variants(variants, cfg.only)
     if calibration_rows:

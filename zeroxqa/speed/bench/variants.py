@@ -32,14 +32,18 @@ def skim_configs(cfg: BenchConfig) -> dict[str, SkimConfig]:
 
 def build_variants(reader_dir: str | Path, out: str | Path, optimize_level: str = "O2",
                    prebuilt: dict[str, Path] | None = None, skims: dict[str, SkimConfig] | None = None,
-                   calibration: tuple[list[str], list[str]] | None = None) -> dict[str, Path]:
+                   calibration: tuple[list[str], list[str]] | None = None, only: list[str] | None = None) -> dict[str, Path]:
     """name -> folder. The int8 model is quantized from the plain export (the reliable path); the optimized
     graph is quantized too, through the default-tensor-type fallback. With `calibration` (held-out questions
     and their contexts) a statically quantized int8 model is added. Each of `skims` (name suffix -> config)
     adds every int8 model of the optimized or static kind reading what it keeps: skimming and quantization are
     separate levers, and the fastest pair within the F1 budget is not known in advance. Variants in
-    `prebuilt` (for example the pipeline's quantize stage output) are used as they are."""
+    `prebuilt` (for example the pipeline's quantize stage output) are used as they are; when `only` names
+    nothing but those, nothing else is built."""
     out, prebuilt = Path(out), prebuilt or {}
+    if only and set(only) <= set(prebuilt) | {REFERENCE} and not calibration and not skims:
+        # the per-domain gate of the flows: only what it can ship (built by the quantize stage) and the reference
+        return {REFERENCE: Path(reader_dir), **{k: Path(prebuilt[k]) for k in only if k in prebuilt}}
     opt = f"onnx-{optimize_level.lower()}"
     if {REFERENCE, "onnx-fp32", opt, "onnx-int8", f"{opt}-int8"} <= set(prebuilt):
         variants = {k: Path(v) for k, v in prebuilt.items()}
