@@ -117,3 +117,11 @@ def sample_shards(tmp_path_factory):
     out = tmp_path_factory.mktemp("shards")
     shard([SourceSpec(SQUAD_THEMES)], out)
     return out
+
+
+def test_a_truncated_onnx_model_is_exit_2_naming_it(tmp_path):
+    folder = tmp_path / "variant"
+    folder.mkdir()
+    (folder / "model.onnx").write_bytes(b"\x08\x07\x12\x04onnx" + b"\x00" * 40)  # the start of a protobuf, cut off
+    result = runner.invoke(app, ["answer", "--model", str(folder), "--context", CONTEXT, "--question", "q?"])
+    assert result.exit_code == 2 and "unreadable ONNX model" in result.output and "model.onnx" in result.output

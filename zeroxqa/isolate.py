@@ -35,34 +35,40 @@ def die_with_parent(parent: int | None = None) -> None:
         os._exit(1)
 
 
-REAPER = r"""
-import os, signal, sys, time
+def descendants(pid: int) -> list[int]:
+    """Every process `pid` started, and theirs (from /proc: the children of each of its threads)."""
+    import os
 
-parent, me, known = int(sys.argv[1]), os.getpid(), set()
-
-
-def descendants(pid):
-    kids = []
+    kids: list[int] = []
     try:
         for tid in os.listdir(f"/proc/{pid}/task"):
             with open(f"/proc/{pid}/task/{tid}/children") as f:
                 kids += [int(c) for c in f.read().split()]
     except OSError:
-        return []
+        return kids
     return kids + [g for k in kids for g in descendants(k)]
 
 
-while os.getppid() == parent:  # reparented: the parent is gone, however it died
-    known = {p for p in known | set(descendants(parent)) if p != me and os.path.exists(f"/proc/{p}")}
-    time.sleep(0.5)
-for sig in (signal.SIGTERM, signal.SIGKILL):
-    for p in known:
-        try:
-            os.kill(p, sig)
-        except ProcessLookupError:
-            pass
-    time.sleep(2)
-"""
+def reap(parent: int) -> None:
+    """The reaper's loop (`python -m zeroxqa.isolate PARENT`): note the parent's descendants every 0.5 s; once
+    it is reparented (the parent is gone, however it died), kill them: SIGTERM, then SIGKILL."""
+    import os
+    import signal
+    import time
+
+    me, known = os.getpid(), set()
+    while os.getppid() == parent:
+        known = {p for p in known | set(descendants(parent)) if p != me and os.path.exists(f"/proc/{p}")}
+        time.sleep(0.5)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for p in known:
+            try:
+                os.kill(p, sig)
+            except ProcessLookupError:
+                pass
+        time.sleep(2)
+
+
 _reaper = None
 
 
@@ -77,7 +83,7 @@ def reap_children_on_death() -> None:
     global _reaper
     if not os.path.isdir("/proc") or (_reaper is not None and _reaper.poll() is None):
         return
-    _reaper = subprocess.Popen([sys.executable, "-c", REAPER, str(os.getpid())], stdin=subprocess.DEVNULL,
+    _reaper = subprocess.Popen([sys.executable, "-m", "zeroxqa.isolate", str(os.getpid())], stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -114,3 +120,9 @@ def run_isolated(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         result = future.result()
     _pass_on(channel)
     return result
+
+
+if __name__ == "__main__":
+    import sys
+
+    reap(int(sys.argv[1]))

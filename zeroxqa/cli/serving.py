@@ -62,7 +62,7 @@ def _resolve(domain: str, registry: Path, index_dir: Path | None, model: str | N
     """(model, index folder) of a domain: given, or the registry's (the reference reader where none is promoted)."""
     from zeroxqa.serve.catalog import intact_model, read_catalog
 
-    catalog = read_registry_or_exit(registry, read_catalog, DEFAULT_READER) if registry.exists() else {}
+    catalog = read_catalog(registry, DEFAULT_READER) if registry.exists() else {}  # a damaged one: InputError
     entry = catalog.get(domain)
     found_index = index_dir or (Path(entry.index) if entry and entry.index else None)
     if found_index is None:
@@ -188,7 +188,7 @@ def serve(
     with clear_input_errors():
         check_model_dir(reader)
         if registry.exists():
-            read_registry_or_exit(registry, read_catalog, reader)
+            read_catalog(registry, reader)  # a damaged registry ends here, named (exit 2), or its last good copy stands in
         else:
             err_console.print(f"[yellow]warning:[/yellow] {registry} does not exist yet: only /v1/read answers until a "
                               "flow writes it (it is watched)")
@@ -205,15 +205,6 @@ def serve(
                     log_level="warning")
     else:
         uvicorn.run(create_app(cfg), host=host, port=port, log_level="warning")
-
-
-def read_registry_or_exit(registry: Path, read, *args):
-    """The registry read by `read`, or an `InputError` naming the file and what is wrong with it."""
-    try:
-        return read(registry, *args)
-    except (ValueError, TypeError, AttributeError, KeyError) as e:
-        raise InputError(registry, f"unreadable registry ({type(e).__name__}: {e}); restore it from "
-                                   f"{registry}.last-good if that exists, or run a flow to write a new one") from None
 
 
 @app.command()

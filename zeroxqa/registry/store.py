@@ -15,6 +15,7 @@ import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterable
 
 from filelock import FileLock
 
@@ -63,10 +64,12 @@ def good_entry(entry: dict | None) -> tuple[dict | None, str | None]:
     problem = damage(entry)
     if problem is None:
         return entry, None
-    for old in reversed(entry.get("history", [])):
-        if damage(old) is None:
-            return old, problem
-    return None, problem
+    return newest_intact(reversed(entry.get("history", []))), problem
+
+
+def newest_intact(records: Iterable[dict]) -> dict | None:
+    """The first of `records` (newest first) whose model still matches its recorded hash."""
+    return next((r for r in records if damage(r) is None), None)
 
 
 class RegistryDamaged(InputError):

@@ -10,18 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from zeroxqa.registry.store import damage, load_registry
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One promotion of a domain: the model folder, the variant the gate accepted, its F1 and hash."""
-
-    model: str
-    variant: str | None = None
-    f1: float | None = None
-    promoted_at: str | None = None
-    sha256: str | None = None
+from zeroxqa.registry.store import damage, load_registry, newest_intact
 
 
 @dataclass(frozen=True)
@@ -34,16 +23,18 @@ class DomainEntry:
     sha256: str | None = None
     index: str | None = None
     note: str | None = None  # why the served model is not the registered one, if it is not
-    fallbacks: tuple[Candidate, ...] = field(default=(), compare=False)  # older promotions, newest first
+    fallbacks: tuple[dict, ...] = field(default=(), compare=False)  # older promotions (registry history), newest first
 
     @property
     def key(self) -> tuple:
         """What must be loaded again when it changes."""
         return self.model, self.sha256, self.index
 
-    def served_as(self, candidate: Candidate, note: str | None) -> "DomainEntry":
-        return DomainEntry(self.domain, candidate.model, candidate.variant, candidate.f1, candidate.promoted_at,
-                           candidate.sha256, self.index, note, ())
+    def served_as(self, record: dict, note: str | None) -> "DomainEntry":
+        """This domain served by another model: an older promotion (a registry history record) or the default
+        reader (`{"model": ...}`)."""
+        return DomainEntry(self.domain, record["model"], record.get("accepted"), record.get("f1"), record.get("promoted_at"),
+                           record.get("sha256"), self.index, note, ())
 
 
 def intact_model(entry: DomainEntry, default_reader: str) -> DomainEntry:
@@ -52,10 +43,10 @@ def intact_model(entry: DomainEntry, default_reader: str) -> DomainEntry:
     problem = damage({"model": entry.model, "sha256": entry.sha256})
     if problem is None:
         return entry
-    for old in entry.fallbacks:
-        if damage({"model": old.model, "sha256": old.sha256}) is None:
-            return entry.served_as(old, f"the current model was passed over: {problem}")
-    return entry.served_as(Candidate(default_reader), f"no intact promoted model ({problem}); the default reader answers")
+    old = newest_intact(entry.fallbacks)
+    if old is not None:
+        return entry.served_as(old, f"the current model was passed over: {problem}")
+    return entry.served_as({"model": default_reader}, f"no intact promoted model ({problem}); the default reader answers")
 
 
 def read_catalog(registry: str | Path, default_reader: str) -> dict[str, DomainEntry]:
@@ -64,8 +55,7 @@ def read_catalog(registry: str | Path, default_reader: str) -> dict[str, DomainE
     indexes = {d: v["index"] for d, v in data.get("indexes", {}).items()}
     out: dict[str, DomainEntry] = {}
     for domain, entry in data.get("domains", {}).items():
-        history = tuple(Candidate(h["model"], h.get("accepted"), h.get("f1"), h.get("promoted_at"), h.get("sha256"))
-                        for h in reversed(entry.get("history", [])) if h.get("model") and not h.get("damaged"))
+        history = tuple(h for h in reversed(entry.get("history", [])) if h.get("model") and not h.get("damaged"))
         out[domain] = DomainEntry(domain, entry["model"], entry.get("accepted"), entry.get("f1"), entry.get("promoted_at"),
                                   entry.get("sha256"), indexes.get(domain), None, history)
     for domain, index in indexes.items():

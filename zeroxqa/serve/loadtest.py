@@ -25,6 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from zeroxqa.isolate import descendants
+
 DOMAIN = "loadtest.example"
 
 
@@ -61,20 +63,10 @@ def load_pairs(path: str | Path, limit: int) -> list[Pair]:
 
 
 # --- processes --------------------------------------------------------------------------------------
-def _children(pid: int) -> list[int]:
-    kids: list[int] = []
-    try:
-        for task in Path(f"/proc/{pid}/task").iterdir():  # children of every thread, not only the main one
-            kids += [int(c) for c in (task / "children").read_text().split()]
-    except OSError:
-        return kids
-    return kids + [g for k in kids for g in _children(k)]
-
-
 def rss_mb(pid: int) -> float:
     """Resident memory of a process and its descendants (uvicorn workers), MB."""
     total = 0
-    for p in [pid, *_children(pid)]:
+    for p in [pid, *descendants(pid)]:
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -87,7 +79,7 @@ def rss_mb(pid: int) -> float:
 def libtorch_maps(pid: int) -> int:
     """Lines of /proc/<pid>/maps naming libtorch, over the process and its descendants (0: no torch)."""
     count = 0
-    for p in [pid, *_children(pid)]:
+    for p in [pid, *descendants(pid)]:
         try:
             count += sum("libtorch" in line for line in Path(f"/proc/{p}/maps").read_text().splitlines())
         except OSError:

@@ -27,7 +27,8 @@ from typing import Callable
 from zeroxqa.config import ServeConfig
 from zeroxqa.reader.engine import QAEngine
 from zeroxqa.retrieval.index import DomainIndex
-from zeroxqa.serve.catalog import Candidate, DomainEntry, intact_model, read_catalog
+from zeroxqa.registry.store import newest_intact
+from zeroxqa.serve.catalog import DomainEntry, intact_model, read_catalog
 
 log = logging.getLogger("zeroxqa.serve")
 
@@ -47,10 +48,12 @@ def default_threads(cfg: ServeConfig) -> int:
 def load_lean_engine(model: str, threads: int | None, arena: bool = True) -> QAEngine:
     """A reader in its lean form: ONNX on onnxruntime, tokenized by `tokenizers`; never torch. Domains' readers
     load without a memory arena (see `OnnxBackend`): many are held, each is used less often."""
-    from zeroxqa.reader.paths import check_model_dir
-    from zeroxqa.speed.export.lean import lean_reader
+    from zeroxqa.reader.paths import check_model_dir, resolve_model_path
+    from zeroxqa.speed.export.lean import is_lean, lean_reader
 
-    return QAEngine.load(lean_reader(check_model_dir(model)), threads=threads, arena=arena)  # a damaged folder fails fast
+    if not is_lean(resolve_model_path(model)):
+        model = check_model_dir(model)  # a damaged folder fails here, not after a child process tried to export it
+    return QAEngine.load(lean_reader(model), threads=threads, arena=arena)
 
 
 def release_memory() -> None:
@@ -154,9 +157,8 @@ class ModelStore:
             engine = self._engine(served_entry.model, served_entry.sha256)
         except Exception as e:  # noqa: BLE001  (a model that fails to load: an older promotion or the default reader)
             problem = f"{served_entry.model}: {type(e).__name__}: {e}"
-            stand_in = next((c for c in entry.fallbacks if c.model != served_entry.model and intact_model(
-                DomainEntry(entry.domain, c.model, sha256=c.sha256), self.cfg.reader).model == c.model), None)
-            served_entry = entry.served_as(stand_in or Candidate(self.cfg.reader), f"the current model failed to load: {problem}")
+            stand_in = newest_intact(c for c in entry.fallbacks if c["model"] != served_entry.model)
+            served_entry = entry.served_as(stand_in or {"model": self.cfg.reader}, f"the current model failed to load: {problem}")
             self.errors[entry.domain] = problem
             self.on_failure(entry.domain)
             log.error("domain %s: %s; serving %s", entry.domain, problem, served_entry.model)
